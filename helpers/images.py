@@ -1,0 +1,266 @@
+"""Load any picture a student brings, resize it, prepare it for VGG16 and back.
+
+Images in this package are float32 NumPy arrays of shape (height, width, 3), RGB,
+values 0..255, unless a docstring says otherwise. VGG16 works on "preprocessed"
+arrays: BGR channel order with the ImageNet channel means subtracted.
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# ImageNet channel means in BGR order: the same constants Keras's
+# `vgg16.preprocess_input` and the original post use.
+IMAGENET_BGR_MEANS = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+# VGG16 halves the image five times (block1_pool ... block5_pool): a side of
+# 32 px is the smallest that still leaves one pixel after the fifth block.
+MIN_SIDE = 32
+
+
+class ImageError(ValueError):
+    """A picture could not be used; the message is one line naming the file and the problem."""
+
+
+def _name(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return type(source).__name__
+
+
+# --- loading ----------------------------------------------------------------------
+
+
+def _open(path: Path) -> Image.Image:
+    """Open and fully decode a file, turning every failure into a one-line ImageError."""
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x its pixel limit; treat that as the error it is.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            img.load()  # decode now, so truncated data fails here and not later
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image (Pillow cannot read this file's format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(
+            f"{path}: too many pixels (over {Image.MAX_IMAGE_PIXELS:,}); "
+            "refusing it as a possible decompression bomb"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        # Truncated or corrupt data: Pillow says "image file is truncated", "broken data stream", ...
+        raise ImageError(f"{path}: damaged image data ({exc})") from None
+    return img
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Return `img` as an 8-bit RGB Pillow image, whatever its mode.
+
+    Transparent images (RGBA, LA, P with transparency) are composited on white;
+    16-bit, 32-bit and float greyscale are rescaled to 0..255 rather than clipped;
+    CMYK and the other colour spaces are converted by Pillow.
+    """
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        mode = img.mode
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return Image.fromarray(_rescale_grey(np.asarray(img), mode)).convert("RGB")
+    return img.convert("RGB")  # 1, L, CMYK, YCbCr, LAB, HSV
+
+
+def _rescale_grey(a: np.ndarray, mode: str) -> np.ndarray:
+    """Map a high-bit-depth greyscale array to uint8 0..255 without clipping."""
+    a = a.astype(np.float64)
+    if mode.startswith("I;16"):
+        scale = 65535.0
+    elif mode == "F" and a.min() >= 0 and a.max() <= 1:
+        scale = 1.0
+    elif mode == "I" and a.min() >= 0 and a.max() <= 65535:
+        scale = 255.0 if a.max() <= 255 else 65535.0
+    else:  # anything else: stretch its own range onto 0..255
+        lo, hi = float(a.min()), float(a.max())
+        a, scale = a - lo, (hi - lo) or 1.0
+    return np.round(a / scale * 255.0).astype(np.uint8)
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    """Pillow image from an array: (H, W), (H, W, 1|3|4), uint8/uint16 or float 0..1 / 0..255."""
+    a = np.asarray(a)
+    if a.ndim == 4 and a.shape[0] == 1:
+        a = a[0]  # a batch of one
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)):
+        raise ImageError(f"array of shape {a.shape}: expected (height, width), (height, width, 3) or (height, width, 4)")
+    if not np.all(np.isfinite(a)):
+        raise ImageError("array contains NaN or infinite values")
+    if a.dtype == np.uint16:
+        a = np.round(a / 65535.0 * 255.0).astype(np.uint8)
+    elif a.dtype != np.uint8:
+        a = a.astype(np.float64)
+        if a.max(initial=0) <= 1.0 and a.min(initial=0) >= 0.0:
+            a = a * 255.0  # a float image in 0..1
+        a = np.clip(np.round(a), 0, 255).astype(np.uint8)
+    return Image.fromarray(a)
+
+
+def load_image(source, max_size: int | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Load a picture as a float32 RGB array of shape (height, width, 3), values 0..255.
+
+    source: a file path, a Pillow image or an array (see `to_rgb` for accepted modes).
+    max_size: if given, resize so that the longest side is `max_size` pixels, keeping
+        the aspect ratio (LANCZOS). Small images are enlarged too.
+    size: if given, resize to exactly (height, width), ignoring the aspect ratio.
+
+    Raises ImageError (one line) for a missing file, a file that is not an image,
+    damaged data, a decompression bomb, or an image smaller than MIN_SIDE pixels
+    on a side, before or after resizing.
+    """
+    name = _name(source)
+    if isinstance(source, (str, os.PathLike)):
+        img = _open(Path(source))
+    elif isinstance(source, Image.Image):
+        img = source
+    elif isinstance(source, np.ndarray):
+        img = _from_array(source)
+    else:
+        raise ImageError(f"{name}: expected a file path, a PIL image or a NumPy array")
+    try:
+        img = ImageOps.exif_transpose(img)  # phones store "rotate me" in EXIF instead of rotating
+    except Exception:  # a broken EXIF block is no reason to refuse the pixels
+        pass
+    img = to_rgb(img)
+    if min(img.size) < MIN_SIDE:
+        raise ImageError(
+            f"{name}: {img.size[0]}x{img.size[1]} px is too small; VGG16 needs at least "
+            f"{MIN_SIDE} px on each side"
+        )
+    if size is not None:
+        img = img.resize((int(size[1]), int(size[0])), Image.LANCZOS)
+    elif max_size is not None:
+        img = img.resize(fit_size(img.size[1], img.size[0], max_size)[::-1], Image.LANCZOS)
+    if min(img.size) < MIN_SIDE:  # e.g. a wide panorama shrunk by max_size, or a tiny size=
+        raise ImageError(
+            f"{name}: resizing to {img.size[0]}x{img.size[1]} px makes it too small; VGG16 needs at "
+            f"least {MIN_SIDE} px on each side (ask for a larger size or max_size)"
+        )
+    return np.asarray(img, dtype=np.float32)
+
+
+def fit_size(height: int, width: int, max_size: int) -> tuple[int, int]:
+    """(height, width) scaled so that the longest side is `max_size`, aspect ratio kept."""
+    check_size(max_size, max_size)
+    scale = max_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def cover_size(height: int, width: int, target: tuple[int, int]) -> tuple[int, int]:
+    """Smallest (height, width) with the same aspect ratio that covers `target` (h, w)."""
+    scale = max(target[0] / height, target[1] / width)
+    return max(target[0], math.ceil(height * scale - 1e-9)), max(target[1], math.ceil(width * scale - 1e-9))
+
+
+def check_size(height: int, width: int) -> None:
+    """Raise ImageError if VGG16 cannot take an image of this size."""
+    if min(height, width) < MIN_SIDE:
+        raise ImageError(f"size {height}x{width} px is too small; VGG16 needs at least {MIN_SIDE} px on each side")
+
+
+def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an RGB float array (H, W, 3) to exactly (height, width) with LANCZOS."""
+    img = Image.fromarray(np.clip(np.round(image), 0, 255).astype(np.uint8))
+    return np.asarray(img.resize((int(size[1]), int(size[0])), Image.LANCZOS), dtype=np.float32)
+
+
+def center_crop(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The central (height, width) window of an (H, W, 3) array."""
+    h, w = image.shape[:2]
+    top, left = (h - size[0]) // 2, (w - size[1]) // 2
+    return image[top : top + size[0], left : left + size[1]]
+
+
+# --- VGG16 preprocessing ------------------------------------------------------------
+
+
+def preprocess(image: np.ndarray) -> np.ndarray:
+    """RGB 0..255 -> what VGG16 expects: BGR order, ImageNet means subtracted.
+
+    Works on (H, W, 3) and on batches (N, H, W, 3); returns float32 of the same shape.
+    Same as `keras.applications.vgg16.preprocess_input` (mode "caffe").
+    """
+    bgr = np.asarray(image, dtype=np.float32)[..., ::-1]
+    return bgr - IMAGENET_BGR_MEANS
+
+
+def deprocess(x) -> np.ndarray:
+    """Exact inverse of `preprocess`, then rounded and clipped to a uint8 RGB image.
+
+    Accepts (H, W, 3), (1, H, W, 3) or a tf.Tensor; returns uint8 (H, W, 3).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 4:
+        x = x[0]
+    rgb = (x + IMAGENET_BGR_MEANS)[..., ::-1]
+    return np.clip(np.round(rgb), 0, 255).astype(np.uint8)
+
+
+# --- saving and showing -------------------------------------------------------------
+
+
+def save_image(image, path, overwrite: bool = True) -> Path:
+    """Save an RGB image (uint8, or float 0..255) as PNG or JPEG (chosen by the suffix).
+
+    Creates the parent folder. With overwrite=False an existing file is an ImageError.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ImageError(f"{path}: save as .png, .jpg or .jpeg")
+    if path.exists() and not overwrite:
+        raise ImageError(f"{path}: already exists (pass overwrite=True to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        a = np.clip(np.round(a), 0, 255).astype(np.uint8)
+    Image.fromarray(a).save(path, quality=95) if path.suffix.lower() != ".png" else Image.fromarray(a).save(path)
+    return path
+
+
+def show_images(images, titles=None, ncols: int | None = None, size: float = 4.0, suptitle: str | None = None):
+    """Show images in a row (or a grid with `ncols` columns), each with an optional title.
+
+    images: RGB arrays (uint8, or float 0..255) of any sizes. Returns the matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    images = list(images)
+    titles = list(titles) if titles is not None else [None] * len(images)
+    ncols = ncols or len(images)
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, title in zip(axes.flat, images, titles):
+        a = np.asarray(img)
+        ax.imshow(a if a.dtype == np.uint8 else np.clip(a, 0, 255).astype(np.uint8))
+        if title:
+            ax.set_title(title)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    plt.show()
+    return fig
