@@ -243,7 +243,8 @@ def save_image(image, path, overwrite: bool = True) -> Path:
 def show_images(images, titles=None, ncols: int | None = None, size: float = 4.0, suptitle: str | None = None):
     """Show images in a row (or a grid with `ncols` columns), each with an optional title.
 
-    images: RGB arrays (uint8, or float 0..255) of any sizes. Returns the matplotlib figure.
+    images: RGB arrays (uint8, or float 0..255) of any sizes. Returns nothing, so a
+    notebook cell ending with this call does not show the figure a second time.
     """
     import matplotlib.pyplot as plt
 
@@ -263,4 +264,3 @@ def show_images(images, titles=None, ncols: int | None = None, size: float = 4.0
         fig.suptitle(suptitle)
     fig.tight_layout()
     plt.show()
-    return fig

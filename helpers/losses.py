@@ -1,0 +1,110 @@
+"""The three losses of Gatys-style transfer, and the weighted total.
+
+Feature maps are tensors of shape (H, W, C) or (1, H, W, C): H x W positions and
+C channels of one VGG16 layer. Images are preprocessed tensors (1, H, W, 3) (see
+`helpers.images.preprocess`). Every function works on float32 and float64 and is
+differentiable with tf.GradientTape.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+NORMALIZATIONS = ("gatys", "original")
+
+
+def _flat(features):
+    """(1, H, W, C) or (H, W, C) -> (H*W, C): one row per position, one column per channel."""
+    features = tf.convert_to_tensor(features)
+    return tf.reshape(features, (-1, tf.shape(features)[-1]))
+
+
+def content_loss(base_features, combination_features):
+    """Content loss: sum of squared differences of two feature maps (the post's form).
+
+        L_content = sum_ij (F_ij - P_ij)^2
+
+    F = combination features, P = content image features, same shape (.., H, W, C).
+    Returns a scalar. (Gatys et al. write 1/2 in front; the post does not, and a
+    constant factor only rescales the content weight.)
+    """
+    return tf.reduce_sum(tf.square(combination_features - base_features))
+
+
+def gram_matrix(features):
+    """Gram matrix of a feature map: G = F^T F, shape (C, C).
+
+    F is the feature map flattened to (H*W, C), so G_ij = sum over positions of
+    channel i times channel j: how strongly two channels fire *together*, with all
+    information about *where* thrown away. Not normalized (the post's form).
+    """
+    f = _flat(features)
+    return tf.matmul(f, f, transpose_a=True)
+
+
+def style_loss(style_gram, combination_features, normalization: str = "gatys", image_pixels=None):
+    """Style loss of one layer: squared distance of Gram matrices, normalized.
+
+    style_gram: gram_matrix of the style image's features at this layer, computed at
+        the same spatial size as the combination image (C, C).
+    combination_features: this layer's features of the image being optimized (.., H, W, C).
+    normalization:
+        "gatys" (default):  sum (G - A)^2 / (4 * N^2 * M^2), with this layer's own
+            channel count N = C and spatial size M = H * W (Gatys et al. 2015, eq. 4),
+            so every layer contributes on a comparable scale.
+        "original": sum (G - A)^2 / (4 * 3^2 * (image_pixels)^2), the Keras post's
+            form: a constant 3 ("channels") and the *image's* pixel count for every
+            layer. Deep layers have far fewer positions than the image, so their
+            losses come out tiny, and the weights that work here mean nothing in
+            the "gatys" form (and vice versa).
+    image_pixels: height * width of the image, required for "original".
+    """
+    f = _flat(combination_features)
+    gram = tf.matmul(f, f, transpose_a=True)
+    squared = tf.reduce_sum(tf.square(gram - tf.cast(style_gram, gram.dtype)))
+    if normalization == "gatys":
+        n = tf.cast(tf.shape(f)[1], gram.dtype)
+        m = tf.cast(tf.shape(f)[0], gram.dtype)
+        return squared / (4.0 * n**2 * m**2)
+    if normalization == "original":
+        if image_pixels is None:
+            raise ValueError('style_loss(normalization="original") needs image_pixels (height * width of the image)')
+        return squared / (4.0 * 3.0**2 * tf.cast(image_pixels, gram.dtype) ** 2)
+    raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
+
+
+def total_variation_loss(image):
+    """Total-variation loss of an image (1, H, W, 3), the post's form:
+
+        L_tv = sum_ij ((x[i, j] - x[i+1, j])^2 + (x[i, j] - x[i, j+1])^2) ^ 1.25
+
+    over the (H-1) x (W-1) pixels that have both a lower and a right neighbour.
+    Large for high-frequency noise, zero for a constant image.
+    """
+    dy = image[:, :-1, :-1, :] - image[:, 1:, :-1, :]
+    dx = image[:, :-1, :-1, :] - image[:, :-1, 1:, :]
+    return tf.reduce_sum(tf.pow(tf.square(dy) + tf.square(dx), 1.25))
+
+
+def total_loss(image, features, content_target, style_targets, weights, normalization: str = "gatys"):
+    """The weighted sum that style transfer minimizes, and its parts.
+
+    image: the image being optimized, preprocessed (1, H, W, 3).
+    features: {layer: feature map} of `image` (from `helpers.model.FeatureExtractor`).
+    content_target: (layer, feature map of the content image), or None for no content term.
+    style_targets: {layer: Gram matrix of the style image} (see `style_loss`).
+    weights: dict with "content", "style", "tv" and optionally "style_layers"
+        ({layer: weight}, default equal weights that sum to 1).
+    Returns (total, parts) where parts = {"content": ..., "tv": ..., "style/<layer>": ...},
+    each already multiplied by its weight, so total == sum(parts.values()).
+    """
+    parts = {}
+    if content_target is not None:
+        layer, target = content_target
+        parts["content"] = weights["content"] * content_loss(target, features[layer])
+    pixels = image.shape[1] * image.shape[2]
+    layer_weights = weights.get("style_layers") or {layer: 1.0 / len(style_targets) for layer in style_targets}
+    for layer, gram in style_targets.items():
+        loss = style_loss(gram, features[layer], normalization, image_pixels=pixels)
+        parts[f"style/{layer}"] = weights["style"] * layer_weights[layer] * loss
+    parts["tv"] = weights["tv"] * total_variation_loss(image)
+    return tf.add_n(list(parts.values())), parts

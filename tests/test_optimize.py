@@ -1,0 +1,242 @@
+"""helpers.optimize and helpers.model with the genuine VGG16 weights, on a tiny 48 x 64 problem (float32)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+REPO = Path(__file__).resolve().parents[1]
+CONTENT = REPO / "images" / "content" / "tuebingen.jpg"  # 1024 x 768 -> 64 x 48 at size=64
+STYLE = REPO / "images" / "styles" / "great_wave.jpg"
+
+
+@pytest.fixture(scope="module")
+def problem(weights_path):
+    """One StyleTransfer shared by the tests: VGG16 is built and the loss traced once."""
+    from helpers.optimize import StyleTransfer
+
+    return StyleTransfer(CONTENT, STYLE, size=64, precision="float32")
+
+
+def run(problem, iterations, **kwargs):
+    kwargs.setdefault("init", "noise")
+    return problem.run(iterations, progress=False, **kwargs)
+
+
+def check_image(result, shape=(48, 64)):
+    assert result.image.dtype == np.uint8 and result.image.shape == (*shape, 3)
+
+
+# --- the optimizers --------------------------------------------------------------------
+
+
+def test_shape_follows_the_content_aspect_ratio(problem):
+    assert problem.shape == (48, 64)
+    assert problem.content_rgb.shape == (48, 64, 3)
+    assert problem.style_rgb.shape[0] >= 48 and problem.style_rgb.shape[1] >= 64  # "cover"
+
+
+def test_lbfgs_lowers_the_loss_within_its_budget(problem):
+    result = run(problem, 12)
+    check_image(result)
+    assert result.stopped is None
+    assert len(result.history) == 12  # SciPy would overshoot maxfun by one or two
+    assert result.losses[-1] < result.losses[0] / 5
+    assert result.best_loss == result.losses.min()
+    assert {"content", "tv", "style/block1_conv2", "seconds", "evaluation"} <= set(result.history[0])
+    assert [h["evaluation"] for h in result.history] == list(range(1, 13))
+
+
+@pytest.mark.parametrize("method, iterations", [("restarts", 23), ("adam", 8)])
+def test_other_methods_lower_the_loss(problem, method, iterations):
+    # 23 evaluations: the post's 20-evaluation L-BFGS run, then a restart for the last 3
+    result = run(problem, iterations, method=method)
+    check_image(result)
+    assert result.stopped is None
+    assert len(result.history) == iterations
+    assert result.losses[-1] < result.losses[0] / 2
+
+
+def test_same_seed_same_image_other_seed_other_image(problem):
+    a = run(problem, 4, seed=7).image
+    b = run(problem, 4, seed=7).image
+    c = run(problem, 4, seed=8).image
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    assert np.abs(a.astype(int) - c.astype(int)).mean() > 5
+
+
+def test_initial_images(problem):
+    from helpers import images as im
+
+    np.testing.assert_array_equal(problem.initial_image("noise", 3), problem.initial_image("noise", 3))
+    assert not np.array_equal(problem.initial_image("noise", 3), problem.initial_image("noise", 4))
+    np.testing.assert_allclose(im.deprocess(problem.initial_image("content")), problem.content_rgb, atol=0.5)
+    assert problem.initial_image("style").shape == (1, 48, 64, 3)
+    with pytest.raises(ValueError, match="init"):
+        problem.initial_image("bogus")
+
+
+def test_frames(problem, tmp_path):
+    result = run(problem, 6, frames_every=2)
+    assert [n for n, _ in result.frames] == [2, 4, 6]
+    assert all(f.dtype == np.uint8 and f.shape == (48, 64, 3) for _, f in result.frames)
+    gif = result.save_gif(tmp_path / "progress.gif")
+    from PIL import Image
+
+    # 3 frames + the final image; Pillow merges the last two when the final image is frame 6
+    distinct = 3 + (not np.array_equal(result.frames[-1][1], result.image))
+    with Image.open(gif) as img:
+        assert img.n_frames == distinct and img.size == (64, 48)
+
+
+# --- stopping early ---------------------------------------------------------------------
+
+
+def test_keyboard_interrupt_returns_the_best_image(problem):
+    def interrupt(progress):
+        if progress.evaluation == 5:
+            raise KeyboardInterrupt
+
+    result = run(problem, 20, callback=interrupt)
+    check_image(result)
+    assert "interrupted" in result.stopped
+    assert len(result.history) == 5
+    assert result.best_loss == min(h["total"] for h in result.history)
+
+
+def test_callback_returning_true_stops(problem):
+    seen = []
+
+    def stop_at_3(progress):
+        seen.append((progress.evaluation, progress.loss, progress.image().shape))
+        return progress.evaluation == 3
+
+    result = run(problem, 20, callback=stop_at_3)
+    assert "callback" in result.stopped and len(result.history) == 3
+    assert [s[0] for s in seen] == [1, 2, 3] and seen[0][2] == (48, 64, 3)
+    assert seen[0][1] == result.history[0]["total"]
+
+
+def test_nan_loss_stops_cleanly(problem, monkeypatch):
+    from helpers.optimize import StyleTransfer
+
+    original = StyleTransfer.loss_function
+    poison = []  # the callback arms it after evaluation 3, so evaluation 4 returns NaN
+
+    def poisoned(self, weights, normalization="gatys"):
+        evaluate = original(self, weights, normalization)
+
+        def wrapped(image):
+            total, grad, parts = evaluate(image)
+            return (tf.constant(np.nan, total.dtype) if poison else total), grad, parts
+
+        return wrapped
+
+    monkeypatch.setattr(StyleTransfer, "loss_function", poisoned)
+    result = run(problem, 20, callback=lambda progress: poison.append(1) if progress.evaluation == 3 else None)
+    assert "loss became nan at evaluation 4" in result.stopped
+    assert len(result.history) == 3
+    check_image(result)
+    assert np.isfinite(result.best_loss)
+
+
+def test_infinite_loss_stops_at_once_with_the_start_image(problem):
+    result = run(problem, 5, init="content", weights={"style": 1e38})  # float32 overflows
+    assert "loss became inf" in result.stopped and result.history == []
+    np.testing.assert_allclose(result.image, problem.content_rgb, atol=0.5)
+
+
+def test_bad_arguments(problem):
+    with pytest.raises(ValueError, match="method"):
+        problem.run(1, method="sgd", progress=False)
+    with pytest.raises(ValueError, match="normalization"):
+        problem.run(1, normalization="bogus", progress=False)
+
+
+# --- the network ----------------------------------------------------------------------
+
+
+def test_feature_extractor_is_truncated(weights_path):
+    from helpers.model import FeatureExtractor
+
+    assert FeatureExtractor(["block2_conv2"]).depth == 4
+    assert FeatureExtractor(["block1_conv1"]).depth == 1
+    assert FeatureExtractor(["block5_conv3", "block1_conv2"]).depth == 13
+    with pytest.raises(ValueError, match="unknown VGG16 layer"):
+        FeatureExtractor(["conv4_2"])
+
+
+def test_gradient_is_taken_with_respect_to_the_image_only(problem):
+    assert problem.extractor.model.trainable_weights == []
+    assert len(problem.extractor.model.non_trainable_weights) == 2 * problem.extractor.depth
+    evaluate = problem.loss_function(problem._weights(None, "gatys"))
+    x = tf.constant(problem.initial_image("noise"))
+    total, grad, parts = evaluate(x)
+    assert grad.shape == x.shape and np.all(np.isfinite(grad.numpy()))
+    assert float(total) == pytest.approx(sum(float(v) for v in parts.values()), rel=1e-5)
+
+
+# --- targets and sizes -------------------------------------------------------------------
+
+
+def test_style_targets_are_rescaled_to_the_result_size(problem):
+    from helpers.losses import gram_matrix
+    from helpers import images as im
+
+    # the exact rule: Gram of the style image x (result positions / style positions)
+    features = problem.extractor(tf.constant(im.preprocess(problem.style_rgb)[None]))
+    h, w = problem.style_rgb.shape[:2]
+    for layer, pools in (("block1_conv2", 0), ("block3_conv3", 2)):
+        style_positions = (h // 2**pools) * (w // 2**pools)
+        result_positions = (48 // 2**pools) * (64 // 2**pools)
+        expected = gram_matrix(features[layer]).numpy() * result_positions / style_positions
+        np.testing.assert_allclose(problem.style_targets[layer].numpy(), expected, rtol=1e-5)
+
+
+def test_style_scale_keeps_the_target_comparable(problem):
+    from helpers.optimize import StyleTransfer
+
+    bigger = StyleTransfer(CONTENT, STYLE, size=64, precision="float32", style_scale=2)
+    assert bigger.style_rgb.shape[0] == 2 * problem.style_rgb.shape[0]
+    # 4x the positions: without the rescaling the Gram would be ~4x as large (300% off);
+    # with it, the finest layer's statistics agree within 25% (measured: ~12%)
+    a, b = problem.style_targets["block1_conv2"].numpy(), bigger.style_targets["block1_conv2"].numpy()
+    assert np.linalg.norm(b - a) / np.linalg.norm(a) < 0.25
+
+
+def test_exact_size(weights_path):
+    from helpers.optimize import StyleTransfer
+
+    p = StyleTransfer(CONTENT, STYLE, size=(48, 64), content_layer=None, style_layers=["block1_conv2"],
+                      precision="float32")
+    assert p.shape == (48, 64) and p.content_rgb.shape == (48, 64, 3)
+    assert p.content_target is None and list(p.style_targets) == ["block1_conv2"]
+
+
+@pytest.mark.parametrize("size", [16, (20, 64), (64, 31)])
+def test_too_small_size_raises(weights_path, size):
+    from helpers.images import ImageError
+    from helpers.optimize import StyleTransfer
+
+    with pytest.raises(ImageError, match="too small"):
+        StyleTransfer(CONTENT, STYLE, size=size, precision="float32")
+
+
+def test_panorama_too_thin_at_this_size_raises(weights_path):
+    from helpers.images import ImageError
+    from helpers.optimize import StyleTransfer
+
+    panorama = np.full((40, 400, 3), 128, np.uint8)  # loads fine, but 64 px wide leaves 6 px high
+    with pytest.raises(ImageError, match="too small"):
+        StyleTransfer(panorama, STYLE, size=64, precision="float32")
+
+
+def test_bad_options(weights_path):
+    from helpers.optimize import StyleTransfer
+
+    with pytest.raises(ValueError, match="precision"):
+        StyleTransfer(CONTENT, STYLE, size=64, precision="float16")
+    with pytest.raises(ValueError, match="style_fit"):
+        StyleTransfer(CONTENT, STYLE, size=64, style_fit="crop")
