@@ -51,10 +51,10 @@ def setup(quiet: bool = False) -> None:
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-        set_matplotlib_formats("jpeg")
+        set_matplotlib_formats("jpeg", pil_kwargs={"quality": 85})  # (not an rcParam)
     except Exception:  # not inside IPython: nothing to configure
         pass
-    matplotlib.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80, "savefig.pil_kwargs": {"quality": 85}})
+    matplotlib.rcParams.update({"figure.dpi": 80, "savefig.dpi": 80})
 
     if quiet:
         return
