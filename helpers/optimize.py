@@ -238,7 +238,7 @@ class StyleTransfer:
 
         history, frames = [], []
         best = {"loss": np.inf, "x": x0.copy()}
-        bar = _progress_bar(iterations, progress)
+        bar = _progress_bar(iterations, progress, f"{self.shape[0]}x{self.shape[1]} px")
         start = time.perf_counter()
 
         def loss_and_grad(x):
@@ -338,12 +338,12 @@ def _adam(loss_and_grad, x0, iterations, learning_rate):
         x = np.clip(x, low, high)
 
 
-def _progress_bar(total, enabled):
+def _progress_bar(total, enabled, label):
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="stylizing", unit="eval")
+    return tqdm(total=total, desc=f"stylizing {label}", unit="eval")
 
 
 def stylize(content, style, size=512, iterations: int = 100, method: str = "lbfgs",
@@ -375,11 +375,16 @@ def stylize(content, style, size=512, iterations: int = 100, method: str = "lbfg
     """
     given = {"content": content_weight, "style": style_weight, "tv": tv_weight}
     weights = StyleTransfer._weights({k: v for k, v in given.items() if v is not None}, normalization)
-    stages = [(float(scale), int(n)) for scale, n in coarse_to_fine] + [(1.0, iterations)]
+    content_rgb = im.load_image(content).astype(np.uint8)  # loaded once for all stages
+    final_shape = im.fit_size(*content_rgb.shape[:2], size) if isinstance(size, int) else tuple(size)
+    stages = []
+    for scale, n in [(float(scale), int(n)) for scale, n in coarse_to_fine] + [(1.0, iterations)]:
+        shape = tuple(round(s * scale) for s in final_shape)
+        if min(shape) >= im.MIN_SIDE or scale == 1.0:  # a stage too small for VGG16 is skipped
+            stages.append((shape, scale, n))
     results, start = [], init
-    for scale, n in stages:
-        stage_size = round(size * scale) if isinstance(size, int) else tuple(round(s * scale) for s in size)
-        problem = StyleTransfer(content, style, stage_size, content_layer, style_layers, style_fit,
+    for shape, scale, n in stages:
+        problem = StyleTransfer(content_rgb, style, shape, content_layer, style_layers, style_fit,
                                 style_scale, precision)
         if results:  # later stages start from the previous stage's result, upsampled
             start = results[-1].image
@@ -389,7 +394,10 @@ def stylize(content, style, size=512, iterations: int = 100, method: str = "lbfg
                                    callback, progress))
         if results[-1].stopped:
             break
-    return _join(results, weights, init)
+    result = _join(results, weights, init)
+    if result.image.shape[:2] != final_shape:  # stopped during a coarse stage: still return the full size
+        result.image = im.resize(result.image, final_shape).astype(np.uint8)
+    return result
 
 
 def _join(results: list, weights: dict, init) -> StyleResult:

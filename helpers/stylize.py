@@ -18,7 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_ITERATIONS = 100
+DEFAULT_ITERATIONS = 100  # at full size
+DEFAULT_COARSE_ITERATIONS = 100  # at half size first: chosen with benchmarks/benchmark.py
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 DEFAULT_CONTENT = IMAGES / "content" / "tuebingen.jpg"
 DEFAULT_STYLE = IMAGES / "styles" / "great_wave.jpg"
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="lbfgs", help="optimizer (default lbfgs)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bfloat16 where the hardware computes it natively, else float32")
+    p.add_argument("--coarse-iterations", type=_int_at_least(0), default=DEFAULT_COARSE_ITERATIONS, metavar="N",
+                   help=f"evaluations at half size before the full size (coarse-to-fine; each costs about a "
+                        f"quarter of a full-size one; default {DEFAULT_COARSE_ITERATIONS}, 0 turns it off)")
     p.add_argument("--save-every", type=_int_at_least(1), default=None, metavar="K",
                    help="keep a frame every K evaluations and write OUTPUT with suffix .gif")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -192,12 +196,20 @@ def main(argv=None) -> int:
         problem = optimize.StyleTransfer(args.content, args.style, size=args.size, precision=args.precision)
         weights = optimize.StyleTransfer._weights(weights, args.normalization)
         per_evaluation = problem.time_evaluation(weights, args.normalization)
-        height, width = problem.shape
+        (height, width), precision = problem.shape, problem.precision
+        del problem  # stylize() builds one per stage; VGG16 itself is built once and cached
+        coarse = ((0.5, args.coarse_iterations),) if args.coarse_iterations else ()
+        expected = per_evaluation * (args.iterations + args.coarse_iterations / 4)
+        plan = (f"{args.coarse_iterations} evaluations at half size, then " if coarse else "") + \
+            f"{args.iterations} at full size"
         print(f"stylizing {args.content.name} as {args.style.name}: {height} x {width} px, "
-              f"{problem.precision}, {args.iterations} evaluations of {args.method}, "
-              f"expected about {_seconds(per_evaluation * args.iterations)}", flush=True)
-        result = problem.run(args.iterations, args.method, weights, args.normalization, args.init, args.seed,
-                             frames_every=args.save_every)  # Ctrl-C here returns the best image so far
+              f"{precision}, {args.method}: {plan}; "
+              f"expected about {_seconds(expected)}", flush=True)
+        result = optimize.stylize(args.content, args.style, size=args.size, iterations=args.iterations,
+                                  method=args.method, normalization=args.normalization, init=args.init,
+                                  seed=args.seed, precision=args.precision, coarse_to_fine=coarse,
+                                  frames_every=args.save_every, content_weight=weights["content"],
+                                  style_weight=weights["style"], tv_weight=weights["tv"])
     except (ImageError, WeightsError, ValueError) as exc:
         return _fail(exc)
     except KeyboardInterrupt:  # during the setup: nothing to save yet
