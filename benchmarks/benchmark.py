@@ -176,7 +176,8 @@ def run_size(size: int, budget: dict, every: int) -> dict:
     for row in rows.values():
         t = row["seconds_to_original_final_loss"]
         row["speedup_to_original_final_loss"] = (t0 / t) if t else None
-    return {"target_loss": target, "loss_agreement": agree, "rows": rows,
+    bf16_vs_f32 = (rows["+bf16"]["final_common_loss"] / rows["lbfgs"]["final_common_loss"] - 1) if "+bf16" in rows else None
+    return {"target_loss": target, "loss_agreement": agree, "bf16_final_loss_vs_float32": bf16_vs_f32, "rows": rows,
             "curves": {k: {"history": v["history"], "common": v["common"]} for k, v in runs.items()}}
 
 
@@ -198,6 +199,12 @@ def write_outputs(results: dict, machine: str, out: Path) -> None:
             lines.append(f"| {size} | {name} | {r['seconds_per_evaluation']:.3f} | {r['speedup_per_evaluation']:.1f} | "
                          f"{r['final_common_loss']:.4g} | {'—' if t is None else f'{t:.1f}'} | "
                          f"{'—' if sp is None else f'{sp:.1f}'} |")
+    lines.append("")
+    for size, res in results.items():
+        note = f"{size} px: the faithful port and helpers' loss agree to {res['loss_agreement']:.1e} (relative)"
+        if res["bf16_final_loss_vs_float32"] is not None:
+            note += f"; bfloat16's final loss is {100 * res['bf16_final_loss_vs_float32']:+.1f} % against float32's"
+        lines.append(f"- {note}.")
     (out / "table.md").write_text("\n".join(lines) + "\n")
     (out / "results.json").write_text(json.dumps({"machine": machine, "results": results}, indent=1) + "\n")
 

@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -28,6 +29,20 @@ def fast(default, fast_value):
     return fast_value if fast_mode() else default
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null for a moment (C++ libraries write there directly)."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _version(module) -> tuple[int, int]:
     return tuple(int(p) for p in module.__version__.split(".")[:2])
 
@@ -39,9 +54,12 @@ def setup(quiet: bool = False) -> None:
     start-up messages are hidden.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
+    with _stderr_silenced():  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
+        import keras
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
     import matplotlib
-    import tensorflow as tf
 
     problems = [f"{m.__name__} {m.__version__} is older than {'.'.join(map(str, MIN_VERSIONS[m.__name__]))}"
                 for m in (tf, keras) if _version(m) < MIN_VERSIONS[m.__name__]]
@@ -58,7 +76,6 @@ def setup(quiet: bool = False) -> None:
 
     if quiet:
         return
-    gpus = tf.config.list_physical_devices("GPU")
     print(f"Python {sys.version.split()[0]}, TensorFlow {tf.__version__}, Keras {keras.__version__}, "
           f"{'GPU: ' + gpus[0].name if gpus else 'CPU only (fine: every notebook is sized for a laptop CPU)'}")
     if "google.colab" in sys.modules:
@@ -68,19 +85,20 @@ def setup(quiet: bool = False) -> None:
         print("NST_FAST=1: tiny sizes and iteration counts (for tests), results will look rough.")
 
 
-def check(name: str, got, expected, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+def check(name: str, got, expected, rtol: float = 1e-5, atol: float = 1e-8) -> None:
     """Self-check cell helper: compare a student's result with an independently computed one.
 
-    Prints one line, "PASS" or "FAIL" with the largest difference, and returns the verdict.
-    The tolerance is stated in the notebook next to each call.
+    Prints one line, "PASS" with the largest difference, or raises AssertionError with
+    a "FAIL" line, so a failing check stops "Run all" (and CI) right there. The
+    tolerance is stated in the notebook next to each call.
     """
     import numpy as np
 
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
-        print(f"FAIL {name}: shape {got.shape}, expected {expected.shape}")
-        return False
-    ok = bool(np.allclose(got, expected, rtol=rtol, atol=atol))
+        raise AssertionError(f"FAIL {name}: shape {got.shape}, expected {expected.shape}")
     diff = float(np.max(np.abs(got - expected))) if got.size else 0.0
-    print(f"{'PASS' if ok else 'FAIL'} {name}: max |difference| {diff:.3g} (tolerance rtol={rtol:g}, atol={atol:g})")
-    return ok
+    verdict = f"{name}: max |difference| {diff:.3g} (tolerance rtol={rtol:g}, atol={atol:g})"
+    if not np.allclose(got, expected, rtol=rtol, atol=atol):
+        raise AssertionError(f"FAIL {verdict}")
+    print(f"PASS {verdict}")

@@ -1,0 +1,683 @@
+"""The interactive explorer of notebook 07: weights, layers and images on sliders, a Run
+button, a live preview, a gallery of every run and a full-size render.
+
+    from helpers.widgets import explorer
+    ui = explorer()              # builds the controls and displays them
+
+Everything a button does is a method of `Explorer`, so tests drive it without a browser:
+
+    ui = Explorer(size=64, iterations=5)
+    ui.style_weight.value = 1e6
+    result = ui.run(block=True)  # the StyleResult; ui.preview and ui.gallery are updated
+
+Runs happen in a background thread, so the kernel stays responsive and Stop works. One
+`StyleTransfer` per (content, style, size, content layer, style layers) is cached: a
+second run with other weights starts at once, reusing the style targets and the
+compiled loss function (the weights reach it as tensors, so nothing is retraced).
+
+Works with ipywidgets 7.7 (Colab) and 8, in Jupyter and as a Voilà page.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import html
+import io
+import math
+import re
+import threading
+import time
+import traceback
+import warnings
+from datetime import datetime
+from pathlib import Path
+
+import ipywidgets as w
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from helpers import images as im
+from helpers.model import CONTENT_LAYER, PAPER_NAMES, STYLE_LAYERS
+from helpers.notebook import CONTENT_IMAGES, REPO, STYLE_IMAGES, fast
+from helpers.optimize import DEFAULT_WEIGHTS, StyleTransfer
+from helpers.weights import CONV_LAYERS
+
+NORMALIZATION = "gatys"
+DEFAULT_CONTENT = "tuebingen.jpg"
+DEFAULT_STYLE = "starry_night.jpg"
+DEFAULT_SIZE = 192          # preview: longest side in px
+SIZE_RANGE = (128, 384)
+DEFAULT_ITERATIONS = 40     # loss evaluations per preview run
+FULL_SIZE = 512             # "Render full size": longest side in px
+FULL_ITERATIONS = 100
+OUTPUT_DIR = REPO / "outputs"
+DECADES = 3                 # each weight slider spans its default x 10^-3 ... x 10^3
+REFRESH_EVERY = 2           # evaluations between two refreshes of the live preview
+CACHE_SIZE = 6              # StyleTransfer objects kept (targets + compiled loss each)
+GALLERY_SIZE = 12           # runs kept in the gallery, newest first
+MAX_UPLOAD_SIDE = 2048      # larger uploads are shrunk on arrival (the runs use far less)
+NO_CONTENT = "none"         # content-layer choice for texture synthesis (no content loss)
+INITS = ("content", "noise", "style")
+PREVIEW_WIDTH = "320px"
+THUMB_PX = 150
+
+
+# --- small pure functions (tested directly) ------------------------------------------
+
+
+def full_size_weights(weights: dict, preview_shape, full_shape) -> tuple[dict, float]:
+    """Weights for a render at `full_shape` that keep the balance of a preview at `preview_shape`.
+
+    The content and TV losses are sums over positions, so they grow with the pixel count;
+    the "gatys" style loss is normalized per layer and does not. Multiplying the content
+    and TV weights by preview pixels / full pixels keeps the three in the same proportion.
+    Returns (new weights, the factor).
+    """
+    ratio = (preview_shape[0] * preview_shape[1]) / float(full_shape[0] * full_shape[1])
+    return {**weights, "content": weights["content"] * ratio, "tv": weights["tv"] * ratio}, ratio
+
+
+def uploaded_files(value) -> list[tuple[str, bytes]]:
+    """[(file name, bytes)] from a FileUpload's `value`, in either ipywidgets format.
+
+    ipywidgets 7.x: {name: {"metadata": {...}, "content": bytes}};
+    ipywidgets 8.x: a tuple of {"name", "type", "size", "content" (memoryview), "last_modified"}.
+    """
+    if not value:
+        return []
+    if isinstance(value, dict):
+        return [(str(name), bytes(item["content"])) for name, item in value.items()]
+    return [(str(item["name"]), bytes(item["content"])) for item in value]
+
+
+def decode_upload(name: str, data: bytes) -> np.ndarray:
+    """An uploaded file as a float32 RGB array, or an ImageError whose message is one line."""
+    if not data:
+        raise im.ImageError(f"{name}: the file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            img.load()
+    except UnidentifiedImageError:
+        raise im.ImageError(f"{name}: not an image (Pillow cannot read this file's format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise im.ImageError(f"{name}: too many pixels; refusing it as a possible decompression bomb") from None
+    except Exception as exc:  # truncated or corrupt data
+        raise im.ImageError(f"{name}: damaged image data ({one_line(exc)})") from None
+    if min(img.size) < im.MIN_SIDE:
+        raise im.ImageError(f"{name}: {img.size[0]}x{img.size[1]} px is too small; VGG16 needs at least "
+                            f"{im.MIN_SIDE} px on each side")
+    return im.load_image(img, max_size=MAX_UPLOAD_SIDE if max(img.size) > MAX_UPLOAD_SIDE else None)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for the UI (the full traceback stays in `Explorer.last_traceback`)."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else ""
+    if isinstance(exc, im.ImageError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def jpeg(rgb, quality: int = 90) -> bytes:
+    """uint8 RGB array -> JPEG bytes (what the Image widgets show)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def thumbnail(rgb, longest: int) -> np.ndarray:
+    """A copy of `rgb` whose longest side is `longest` px (never enlarged)."""
+    a = np.asarray(rgb)
+    if max(a.shape[:2]) <= longest:
+        return a.astype(np.uint8)
+    img = Image.fromarray(a.astype(np.uint8))
+    img.thumbnail((longest, longest), Image.LANCZOS)
+    return np.asarray(img)
+
+
+def loss_plot_png(history: list, title: str = "") -> bytes:
+    """PNG of one run's weighted losses (total, content, style and each style layer, TV), log scale.
+
+    Drawn on a bare matplotlib Figure (not pyplot): safe in the background thread and
+    never shown twice by the notebook's inline backend.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    fig = Figure(figsize=(4.8, 2.8), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    if history:
+        x = [h["evaluation"] for h in history]
+        ax.plot(x, [h["total"] for h in history], color="black", lw=2, label="total")
+        if "content" in history[0]:
+            ax.plot(x, [h["content"] for h in history], color="tab:blue", lw=1.5, label="content")
+        style_keys = [k for k in history[0] if k.startswith("style/")]
+        if style_keys:
+            ax.plot(x, [sum(h[k] for k in style_keys) for h in history], color="tab:orange", lw=1.5, label="style")
+            shades = [(1.0, 0.5 + 0.4 * i / max(1, len(style_keys) - 1), 0.1) for i in range(len(style_keys))]
+            for key, shade in zip(style_keys, shades):
+                ax.plot(x, [h[key] for h in history], color=shade, lw=0.8, ls="--",
+                        label=PAPER_NAMES.get(key[6:], key[6:]))
+        if "tv" in history[0]:
+            ax.plot(x, [h["tv"] for h in history], color="tab:green", lw=1.2, label="TV")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("evaluation", fontsize=8)
+    ax.set_ylabel("weighted loss", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "image"
+
+
+def _short(value: float) -> str:
+    """1e+07 -> '1e7', 0.3162 -> '3.2e-1': short labels for the gallery."""
+    mantissa, exponent = f"{value:.1e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+@dataclasses.dataclass
+class GalleryEntry:
+    """One finished run: what the gallery shows and what "restore" puts back."""
+
+    settings: dict
+    image: np.ndarray
+    history: list
+    seconds: float
+    evaluations: int
+    full: bool = False
+    scale: float = 1.0        # factor applied to the content and TV weights (full renders)
+    path: Path | None = None  # where a full render was saved
+    stopped: str | None = None
+
+
+class Explorer:
+    """The widgets of the explorer and the state behind them.
+
+    size, iterations: preview defaults (longest side in px, loss evaluations).
+    full_size, full_iterations: what "Render full size" does.
+    content, style: file names in content_dir / style_dir to start with.
+    output_dir: where full renders are saved (default: outputs/ in the repository).
+    """
+
+    def __init__(self, size: int | None = None, iterations: int | None = None, full_size: int | None = None,
+                 full_iterations: int | None = None, content: str = DEFAULT_CONTENT, style: str = DEFAULT_STYLE,
+                 init: str = "content", content_dir=CONTENT_IMAGES, style_dir=STYLE_IMAGES, output_dir=None,
+                 refresh_every: int = REFRESH_EVERY):
+        size = int(size or fast(DEFAULT_SIZE, 64))
+        iterations = int(iterations or fast(DEFAULT_ITERATIONS, 5))
+        self.full_size = int(full_size or fast(FULL_SIZE, 96))
+        self.full_iterations = int(full_iterations or fast(FULL_ITERATIONS, 5))
+        self.output_dir = Path(output_dir) if output_dir else OUTPUT_DIR
+        self.refresh_every = max(1, int(refresh_every))
+
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._uploads: dict[str, np.ndarray] = {}
+        self._shapes: dict[str, tuple[int, int]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._seconds_per_evaluation: dict = {}  # image shape -> measured seconds, for time estimates
+        self.runs: list[GalleryEntry] = []  # newest first, as in the gallery
+        self.result = None                  # the StyleResult of the last finished run
+        self.last_error: str | None = None
+        self.last_traceback: str | None = None
+
+        self._build(size, iterations, content, style, init, Path(content_dir), Path(style_dir))
+
+    # --- building the widgets ----------------------------------------------------------
+
+    def _build(self, size, iterations, content, style, init, content_dir, style_dir):
+        label = {"description_width": "105px"}
+        wide = w.Layout(width="430px")
+
+        def images(folder: Path, default: str):
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            options = [(p.stem.replace("_", " "), str(p)) for p in files]
+            chosen = str(folder / default) if (folder / default).exists() else options[0][1]
+            return options, chosen
+
+        content_options, content_value = images(content_dir, content)
+        style_options, style_value = images(style_dir, style)
+        self.content_choice = w.Dropdown(options=content_options, value=content_value, description="content image",
+                                         style=label, layout=w.Layout(width="290px"))
+        self.style_choice = w.Dropdown(options=style_options, value=style_value, description="style image",
+                                       style=label, layout=w.Layout(width="290px"))
+        self.content_upload = w.FileUpload(accept="image/*", multiple=False, description="upload",
+                                           layout=w.Layout(width="130px"))
+        self.style_upload = w.FileUpload(accept="image/*", multiple=False, description="upload",
+                                         layout=w.Layout(width="130px"))
+        self.content_thumb = w.Image(format="jpeg", layout=w.Layout(height="80px", width="auto"))
+        self.style_thumb = w.Image(format="jpeg", layout=w.Layout(height="80px", width="auto"))
+
+        defaults = DEFAULT_WEIGHTS[NORMALIZATION]
+
+        def weight_slider(name, text):
+            centre = math.log10(defaults[name]) if defaults[name] > 0 else -4.0
+            return w.FloatLogSlider(value=10**centre, base=10, min=centre - DECADES, max=centre + DECADES, step=0.1,
+                                    description=text, readout_format=".1e", continuous_update=False,
+                                    style=label, layout=wide)
+
+        self.content_weight = weight_slider("content", "content weight")
+        self.style_weight = weight_slider("style", "style weight")
+        self.tv_weight = weight_slider("tv", "TV weight")
+
+        self.content_layer = w.Dropdown(
+            options=[(f"{name}  ({PAPER_NAMES[name]})", name) for name in CONV_LAYERS]
+            + [("none: texture only", NO_CONTENT)],
+            value=CONTENT_LAYER, description="content layer", style=label, layout=w.Layout(width="320px"))
+        self.style_layers = {name: w.Checkbox(value=name in STYLE_LAYERS, description=PAPER_NAMES[name],
+                                              indent=False, layout=w.Layout(width="82px"))
+                             for name in CONV_LAYERS}
+        cells = []
+        for row in range(4):
+            for block in range(1, 6):
+                names = [n for n in CONV_LAYERS if n.startswith(f"block{block}_")]
+                if row == 0:
+                    cells.append(w.HTML(f"<b>block{block}</b>", layout=w.Layout(width="82px")))
+                elif row <= len(names):
+                    cells.append(self.style_layers[names[row - 1]])
+                else:
+                    cells.append(w.HTML("", layout=w.Layout(width="82px")))
+        self.layer_grid = w.GridBox(cells, layout=w.Layout(grid_template_columns="repeat(5, 84px)",
+                                                           margin="0 0 0 12px"))
+
+        self.size = w.IntSlider(value=size, min=min(SIZE_RANGE[0], size), max=max(SIZE_RANGE[1], size), step=16,
+                                description="preview size", continuous_update=False, style=label, layout=wide)
+        self.iterations = w.IntSlider(value=iterations, min=min(5, iterations), max=max(200, iterations), step=1,
+                                      description="evaluations", continuous_update=False, style=label, layout=wide)
+        self.init = w.Dropdown(options=[(f"the {i} image" if i != "noise" else "noise", i) for i in INITS],
+                               value=init, description="start from", style=label, layout=w.Layout(width="290px"))
+
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play",
+                                   tooltip="Optimize a preview with these settings")
+        self.stop_button = w.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
+                                    tooltip="Stop now and keep the best image so far")
+        self.full_button = w.Button(description="Render full size", icon="image", layout=w.Layout(width="170px"),
+                                    tooltip="The same settings at full size, saved to outputs/")
+        self.progress = w.IntProgress(value=0, min=0, max=iterations, layout=w.Layout(width="430px"))
+        self.status = w.HTML("Press <b>Run</b>.")
+        self.message = w.HTML("")
+        self.full_note = w.HTML("", layout=w.Layout(width="430px"))
+
+        self.preview = w.Image(format="jpeg", layout=w.Layout(width=PREVIEW_WIDTH))
+        self.loss_plot = w.Image(format="png", layout=w.Layout(width="384px"))
+        self.gallery = w.Box([], layout=w.Layout(display="flex", flex_flow="row wrap", width="100%"))
+
+        # CSS classes: stable handles for styling and for the browser test (tests/test_browser.py)
+        for widget, name in [(self.run_button, "run"), (self.stop_button, "stop"), (self.full_button, "full"),
+                             (self.preview, "preview"), (self.loss_plot, "loss-plot"), (self.gallery, "gallery"),
+                             (self.status, "status"), (self.message, "message"), (self.content_weight, "content-weight"),
+                             (self.style_weight, "style-weight"), (self.tv_weight, "tv-weight"),
+                             (self.content_upload, "content-upload"), (self.style_upload, "style-upload")]:
+            widget.add_class(f"nst-{name}")
+
+        self.run_button.on_click(lambda _: self.run())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.full_button.on_click(lambda _: self.render_full())
+        self.content_upload.observe(lambda change: self._on_upload("content", change), names="value")
+        self.style_upload.observe(lambda change: self._on_upload("style", change), names="value")
+        self.content_choice.observe(lambda _: self._on_image_change("content"), names="value")
+        self.style_choice.observe(lambda _: self._on_image_change("style"), names="value")
+        self.size.observe(lambda _: self._update_full_note(), names="value")
+
+        def section(text):
+            return w.HTML(f"<div style='margin-top:6px;font-weight:600;border-bottom:1px solid #ccc'>{text}</div>",
+                          layout=w.Layout(width="430px"))
+
+        controls = w.VBox([
+            section("Images"),
+            w.HBox([self.content_choice, self.content_upload]), w.HBox([self.content_thumb], layout=w.Layout(margin="0 0 0 110px")),
+            w.HBox([self.style_choice, self.style_upload]), w.HBox([self.style_thumb], layout=w.Layout(margin="0 0 0 110px")),
+            section("Weights (log scale, 10<sup>\u00b13</sup> around the defaults)"),
+            self.content_weight, self.style_weight, self.tv_weight,
+            section("Layers"),
+            self.content_layer, w.HTML("<span style='margin-left:4px'>style layers:</span>"), self.layer_grid,
+            section("Run"),
+            self.size, self.iterations, self.init,
+            w.HBox([self.run_button, self.stop_button, self.full_button]),
+            self.progress, self.status, self.message, self.full_note,
+        ], layout=w.Layout(width="450px"))
+        results = w.VBox([w.HTML("<b>Preview</b>"), self.preview, self.loss_plot], layout=w.Layout(margin="0 0 0 16px"))
+        self.widget = w.VBox([
+            w.HBox([controls, results]),
+            w.HTML("<div style='margin-top:10px;font-weight:600;border-bottom:1px solid #ccc'>"
+                   "Gallery: every finished run, newest first (\u21ba puts its settings back)</div>"),
+            self.gallery,
+        ])
+
+        self.widget.add_class("nst-explorer")
+
+        self._on_image_change("content")
+        self._on_image_change("style")
+        self.preview.value = jpeg(im.resize(self._rgb(self.content_choice.value),
+                                            self._fit(self.content_choice.value, size)))
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def __repr__(self) -> str:
+        return (f"Explorer(content={Path(self.content_choice.value).name!r}, style={Path(self.style_choice.value).name!r}, "
+                f"runs={len(self.runs)})")
+
+    # --- images ----------------------------------------------------------------------------
+
+    def _rgb(self, key: str) -> np.ndarray:
+        """The image behind a dropdown value: an uploaded array or a file."""
+        if key in self._uploads:
+            return self._uploads[key]
+        return im.load_image(key)
+
+    def _shape(self, key: str) -> tuple[int, int]:
+        if key not in self._shapes:
+            self._shapes[key] = self._rgb(key).shape[:2]
+        return self._shapes[key]
+
+    def _fit(self, key: str, size: int) -> tuple[int, int]:
+        return im.fit_size(*self._shape(key), size)
+
+    @staticmethod
+    def _name(key: str) -> str:
+        """A short name for file names and labels: the file stem (uploads: the uploaded file's stem)."""
+        return Path(key.split(":", 2)[-1]).stem
+
+    def _on_image_change(self, kind: str):
+        choice = self.content_choice if kind == "content" else self.style_choice
+        thumb = self.content_thumb if kind == "content" else self.style_thumb
+        try:
+            thumb.value = jpeg(thumbnail(self._rgb(choice.value), 160), quality=85)
+        except Exception as exc:  # a file that vanished or broke since start-up
+            self._error(one_line(exc))
+        self._update_full_note()
+
+    def _on_upload(self, kind: str, change):
+        files = uploaded_files(change["new"])
+        if not files:
+            return
+        name, data = files[-1]
+        try:
+            rgb = decode_upload(name, data)
+        except Exception as exc:
+            self._error(one_line(exc) if isinstance(exc, im.ImageError) else f"{name}: {one_line(exc)}")
+            return
+        key = f"upload:{hashlib.sha1(data).hexdigest()[:10]}:{name}"
+        self._uploads[key] = rgb
+        choice = self.content_choice if kind == "content" else self.style_choice
+        if key not in [value for _, value in choice.options]:
+            choice.options = list(choice.options) + [(f"\u2b06 {name}", key)]
+        choice.value = key
+        self._say(f"Using your {kind} image <b>{html.escape(name)}</b> ({rgb.shape[1]}\u00d7{rgb.shape[0]} px).")
+
+    # --- messages --------------------------------------------------------------------------
+
+    def _say(self, text: str):
+        self.message.value = f"<span style='color:#205020'>{text}</span>"
+
+    def _error(self, text: str):
+        self.last_error = text
+        self.message.value = f"<span style='color:#b00020'>\u26a0 {html.escape(text)}</span>"
+
+    def _update_full_note(self):
+        try:
+            preview = self._fit(self.content_choice.value, self.size.value)
+            full = self._fit(self.content_choice.value, self.full_size)
+        except Exception:
+            return
+        _, ratio = full_size_weights(DEFAULT_WEIGHTS[NORMALIZATION], preview, full)
+        estimate = ""
+        if tuple(full) in self._seconds_per_evaluation:  # measured by an earlier render of this size
+            seconds = self._seconds_per_evaluation[tuple(full)] * self.full_iterations
+            estimate = f", about {seconds:.0f} s on this machine"
+        self.full_note.value = (
+            f"<div style='font-size:12px;line-height:1.4;color:#444'><b>Render full size</b>: {full[1]}\u00d7{full[0]} px, {self.full_iterations} evaluations"
+            f"{estimate}, saved to <code>outputs/</code>. The content and TV weights are multiplied by "
+            f"{ratio:.3g} = ({preview[1]}\u00d7{preview[0]}) / ({full[1]}\u00d7{full[0]}) pixels: both losses are "
+            f"sums over pixels while the style loss is normalized per layer, so this keeps the balance you "
+            f"chose in the preview.</div>")
+
+    # --- settings ----------------------------------------------------------------------------
+
+    def settings(self) -> dict:
+        """The current choices, as one plain dict (what a run uses and the gallery records)."""
+        layer = self.content_layer.value
+        return {
+            "content": self.content_choice.value,
+            "style": self.style_choice.value,
+            "size": int(self.size.value),
+            "iterations": int(self.iterations.value),
+            "weights": {"content": float(self.content_weight.value), "style": float(self.style_weight.value),
+                        "tv": float(self.tv_weight.value)},
+            "content_layer": None if layer == NO_CONTENT else layer,
+            "style_layers": [name for name in CONV_LAYERS if self.style_layers[name].value],
+            "init": self.init.value,
+        }
+
+    def apply(self, settings: dict):
+        """Set the controls from a settings dict (e.g. a gallery entry's)."""
+        self.content_choice.value = settings["content"]
+        self.style_choice.value = settings["style"]
+        self.size.value = settings["size"]
+        self.iterations.value = settings["iterations"]
+        self.content_weight.value = settings["weights"]["content"]
+        self.style_weight.value = settings["weights"]["style"]
+        self.tv_weight.value = settings["weights"]["tv"]
+        self.content_layer.value = settings["content_layer"] or NO_CONTENT
+        for name, box in self.style_layers.items():
+            box.value = name in settings["style_layers"]
+        self.init.value = settings["init"]
+
+    @property
+    def cache(self) -> collections.OrderedDict:
+        """The cached StyleTransfer objects, keyed by (content, style, size, content layer, style layers)."""
+        return self._cache
+
+    def problem(self, settings: dict, size: int) -> StyleTransfer:
+        """The StyleTransfer for these settings at `size`, built once (style targets, compiled loss)."""
+        key = (settings["content"], settings["style"], size, settings["content_layer"], tuple(settings["style_layers"]))
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        problem = StyleTransfer(self._rgb(settings["content"]), self._rgb(settings["style"]), size,
+                                content_layer=settings["content_layer"], style_layers=settings["style_layers"])
+        self._cache[key] = problem
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return problem
+
+    # --- running ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self, block: bool = False):
+        """Optimize a preview with the current settings (the Run button).
+
+        In a background thread; block=True waits and returns the StyleResult (None after an error).
+        """
+        return self._start(full=False, block=block)
+
+    def render_full(self, block: bool = False):
+        """The current settings at full size with more evaluations, saved to outputs/ (the button)."""
+        return self._start(full=True, block=block)
+
+    def stop(self):
+        """End the current run after its current evaluation; it keeps the best image so far."""
+        if self.running:
+            self._stop.set()
+            self.status.value = "stopping\u2026"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the current run to end; False if it is still running after `timeout` seconds."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    def _start(self, full: bool, block: bool):
+        if self.running:
+            self._error("A run is in progress: wait for it or press Stop.")
+            return None
+        settings = self.settings()
+        if settings["content_layer"] is None and not settings["style_layers"]:
+            self._error("Choose a content layer or at least one style layer: there is nothing to optimize.")
+            return None
+        self.message.value = ""
+        self.last_error = None
+        self.result = None
+        self._stop.clear()
+        self._busy(True)
+        self._thread = threading.Thread(target=self._work, args=(settings, full), daemon=True, name="nst-explorer")
+        self._thread.start()
+        if block:
+            self._thread.join()
+            return self.result
+        return None
+
+    def _busy(self, busy: bool):
+        self.run_button.disabled = busy
+        self.full_button.disabled = busy
+        self.stop_button.disabled = not busy
+
+    def _work(self, settings: dict, full: bool):
+        try:
+            self._optimize(settings, full)
+        except Exception as exc:  # the UI gets one line; the traceback is kept for whoever debugs
+            self.last_traceback = traceback.format_exc()
+            self._error(one_line(exc))
+            self.status.value = "Failed: see the message below."
+        finally:
+            self._busy(False)
+
+    def _optimize(self, settings: dict, full: bool):
+        size = self.full_size if full else settings["size"]
+        iterations = self.full_iterations if full else settings["iterations"]
+        weights, scale = dict(settings["weights"]), 1.0
+        if full:
+            weights, scale = full_size_weights(weights, self._fit(settings["content"], settings["size"]),
+                                               self._fit(settings["content"], size))
+        what = f"{self._name(settings['content'])} \u00d7 {self._name(settings['style'])} at {size} px"
+        key = (settings["content"], settings["style"], size, settings["content_layer"], tuple(settings["style_layers"]))
+        if key in self._cache:
+            self.status.value = f"{what}: reusing the cached targets and compiled loss\u2026"
+        else:
+            self.status.value = (f"{what}: computing the style targets and compiling the loss "
+                                 f"(once for these images, size and layers)\u2026")
+        self.progress.max, self.progress.value = iterations, 0
+        problem = self.problem(settings, size)
+
+        start = time.perf_counter()
+
+        def callback(progress):
+            i = progress.evaluation
+            self.progress.value = i
+            self.status.value = (f"{'Full size' if full else 'Preview'}: evaluation {i}/{iterations} \u00b7 "
+                                 f"loss {progress.loss:.3g} \u00b7 {time.perf_counter() - start:.1f} s")
+            if i % self.refresh_every == 0:
+                self.preview.value = jpeg(progress.image())
+            return self._stop.is_set()
+
+        result = problem.run(iterations, weights=weights, normalization=NORMALIZATION, init=settings["init"],
+                             callback=callback, progress=False)
+        self.result = result
+        self.preview.value = jpeg(result.image)
+        evaluations = len(result.history)
+        if evaluations:
+            self._seconds_per_evaluation[tuple(problem.shape)] = result.seconds / evaluations
+        path = None
+        if full:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            path = self.output_dir / f"{_slug(self._name(settings['content']))}_{_slug(self._name(settings['style']))}_{stamp}.png"
+            im.save_image(result.image, path)
+        entry = GalleryEntry(settings, result.image, result.history, result.seconds, evaluations, full, scale, path,
+                             result.stopped)
+        self.loss_plot.value = loss_plot_png(result.history, self._title(entry))
+        self._add_to_gallery(entry)
+        self._update_full_note()
+        done = f"stopped after {evaluations}/{iterations} evaluations, kept the best image so far" if result.stopped \
+            else f"{evaluations} evaluations"
+        saved = f" \u00b7 saved <code>{html.escape(self._display_path(path))}</code>" if path else ""
+        self.status.value = (f"Done: {done} in {result.seconds:.1f} s \u00b7 best loss {result.best_loss:.3g}{saved}")
+
+    @staticmethod
+    def _display_path(path: Path) -> str:
+        try:
+            return str(path.relative_to(REPO))
+        except ValueError:
+            return str(path)
+
+    # --- gallery -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _title(entry: GalleryEntry) -> str:
+        s = entry.settings
+        return f"{'full' if entry.full else 'preview'} {max(entry.image.shape[:2])} px: content {_short(s['weights']['content'])}, " \
+               f"style {_short(s['weights']['style'])}, TV {_short(s['weights']['tv'])}"
+
+    def _label(self, entry: GalleryEntry) -> str:
+        s = entry.settings
+        wts = s["weights"]
+        layer = PAPER_NAMES[s["content_layer"]] if s["content_layer"] else "none"
+        style = ", ".join(PAPER_NAMES[n][4:] for n in s["style_layers"]) or "none"
+        lines = [
+            f"<b>{html.escape(self._name(s['content']))} \u00d7 {html.escape(self._name(s['style']))}</b>",
+            f"content {_short(wts['content'])} \u00b7 style {_short(wts['style'])} \u00b7 TV {_short(wts['tv'])}",
+            f"content layer {layer} \u00b7 style {style}",
+            f"{entry.image.shape[1]}\u00d7{entry.image.shape[0]} px \u00b7 {entry.evaluations} evals \u00b7 "
+            f"{entry.seconds:.1f} s \u00b7 from {s['init']}",
+        ]
+        if entry.full:
+            lines.append(f"full size: content &amp; TV weights \u00d7{entry.scale:.3g}")
+        if entry.path:
+            lines.append(f"saved {html.escape(entry.path.name)}")
+        if entry.stopped:
+            lines.append("<i>stopped early</i>")
+        return "<div style='font-size:11px;line-height:1.35'>" + "<br>".join(lines) + "</div>"
+
+    def _add_to_gallery(self, entry: GalleryEntry):
+        self.runs.insert(0, entry)
+        del self.runs[GALLERY_SIZE:]
+        image = w.Image(value=jpeg(thumbnail(entry.image, THUMB_PX), quality=85), format="jpeg",
+                        layout=w.Layout(width=f"{THUMB_PX}px"))
+        restore = w.Button(description="\u21ba restore", layout=w.Layout(width=f"{THUMB_PX}px"),
+                           tooltip="Put these settings back into the controls; show this run's image and losses")
+        restore.on_click(lambda _: self.restore(entry))
+        card = w.VBox([image, w.HTML(self._label(entry), layout=w.Layout(width=f"{THUMB_PX + 10}px")), restore],
+                      layout=w.Layout(border="1px solid #ddd", padding="4px", margin="0 8px 8px 0"))
+        self.gallery.children = (card,) + tuple(self.gallery.children)[: GALLERY_SIZE - 1]
+
+    def restore(self, entry: GalleryEntry | int):
+        """Put a gallery entry's settings back into the controls and show its image and loss plot."""
+        if isinstance(entry, int):
+            entry = self.runs[entry]
+        try:
+            self.apply(entry.settings)
+        except Exception as exc:  # e.g. an upload from an earlier session
+            self._error(f"cannot restore these settings: {one_line(exc)}")
+            return
+        self.preview.value = jpeg(entry.image)
+        self.loss_plot.value = loss_plot_png(entry.history, self._title(entry))
+        self._say("Settings restored from the gallery.")
+
+
+def explorer(**kwargs) -> Explorer:
+    """Build the explorer, display it, and return it (see `Explorer` for the arguments)."""
+    from IPython.display import display
+
+    ui = Explorer(**kwargs)
+    display(ui.widget)
+    return ui

@@ -1,0 +1,211 @@
+"""The explorer of notebook 07, driven headlessly: the buttons' methods, real VGG16 weights, tiny sizes."""
+from __future__ import annotations
+
+import datetime
+import io
+import time
+
+import ipywidgets
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import widgets
+from helpers.widgets import Explorer
+
+TIMEOUT_S = 300  # a 2-core machine shared with other jobs can be slow; a hang still fails
+
+
+def make_explorer(tmp_path, **kwargs) -> Explorer:
+    options = {"size": 48, "iterations": 4, "full_size": 64, "full_iterations": 3, "output_dir": tmp_path / "outputs"}
+    options.update(kwargs)
+    return Explorer(**options)
+
+
+def wait_until(predicate, timeout=TIMEOUT_S, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def set_upload(upload: ipywidgets.FileUpload, name: str, data: bytes):
+    """What the browser does when a user picks a file, in this ipywidgets version's format."""
+    if int(ipywidgets.__version__.split(".")[0]) >= 8:
+        upload.value = ({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+                         "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    else:  # 7.x: {name: {"metadata": {...}, "content": bytes}}, a read-only trait set by the front end
+        upload.set_trait("value", {name: {"metadata": {"name": name, "type": "image/png", "size": len(data)},
+                                          "content": data}})
+
+
+def png_bytes(width, height) -> bytes:
+    rng = np.random.default_rng(0)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# --- pure functions -------------------------------------------------------------------
+
+
+def test_full_size_weights_scale_content_and_tv_by_the_pixel_ratio():
+    weights = {"content": 2.0, "style": 1e4, "tv": 0.5}
+    scaled, ratio = widgets.full_size_weights(weights, (144, 192), (384, 512))
+    assert ratio == pytest.approx(144 * 192 / (384 * 512))
+    assert scaled == pytest.approx({"content": 2.0 * ratio, "style": 1e4, "tv": 0.5 * ratio})
+    assert weights == {"content": 2.0, "style": 1e4, "tv": 0.5}  # not modified in place
+
+
+def test_uploaded_files_reads_both_ipywidgets_formats():
+    v7 = {"a.png": {"metadata": {"name": "a.png", "type": "image/png", "size": 3}, "content": b"abc"}}
+    v8 = ({"name": "b.jpg", "type": "image/jpeg", "size": 2, "content": memoryview(b"xy"),
+           "last_modified": datetime.datetime(2024, 1, 1)},)
+    assert widgets.uploaded_files(v7) == [("a.png", b"abc")]
+    assert widgets.uploaded_files(v8) == [("b.jpg", b"xy")]
+    assert widgets.uploaded_files(()) == [] and widgets.uploaded_files({}) == []
+
+
+def test_decode_upload_errors_are_one_line():
+    for name, data, words in [("notes.txt", b"hello, not a picture", "not an image"),
+                              ("broken.png", png_bytes(64, 64)[:200], "damaged"),
+                              ("tiny.png", png_bytes(16, 16), "too small"),
+                              ("empty.png", b"", "empty")]:
+        with pytest.raises(widgets.im.ImageError) as info:
+            widgets.decode_upload(name, data)
+        message = str(info.value)
+        assert name in message and words in message and "\n" not in message, message
+
+
+def test_loss_plot_is_a_png():
+    history = [{"evaluation": i, "total": 10.0 / i, "content": 4.0 / i, "style/block1_conv2": 3.0 / i,
+                "style/block2_conv2": 2.0 / i, "tv": 1.0 / i} for i in range(1, 6)]
+    data = widgets.loss_plot_png(history, "a title")
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Image.open(io.BytesIO(data)).size[0] > 100
+
+
+# --- the explorer -------------------------------------------------------------------------
+
+
+def test_run_button_updates_preview_and_gallery(weights_path, tmp_path):
+    ui = make_explorer(tmp_path, refresh_every=1)
+    before = ui.preview.value
+    assert before and len(ui.gallery.children) == 0
+    ui.content_weight.value = ui.content_weight.value * 10
+    ui.style_weight.value = ui.style_weight.value / 10
+    ui.run_button.click()  # what a user's click does: returns at once, the run goes on in a thread
+    assert ui.wait(TIMEOUT_S), "run did not finish"
+    assert ui.last_error is None, ui.last_traceback
+    result = ui.result
+    assert result is not None and len(result.history) == 4 and result.image.shape[:2] == (36, 48)
+    assert result.settings["weights"]["content"] == pytest.approx(ui.content_weight.value)
+    assert ui.preview.value != before
+    assert ui.preview.value == widgets.jpeg(result.image)
+    assert len(ui.gallery.children) == 1 and len(ui.runs) == 1
+    assert ui.loss_plot.value[:4] == b"\x89PNG"
+    assert ui.status.value.startswith("Done") and ui.progress.value == 4
+    assert not ui.run_button.disabled and ui.stop_button.disabled
+
+
+def test_second_run_reuses_the_cached_problem_and_compiled_loss(weights_path, tmp_path):
+    ui = make_explorer(tmp_path)
+    first = ui.run(block=True)
+    assert first is not None, ui.last_traceback
+    (key, problem), = ui.cache.items()
+    compiled = problem._compiled[widgets.NORMALIZATION]
+    traces = compiled.experimental_get_tracing_count()
+
+    ui.style_weight.value = ui.style_weight.value * 100
+    ui.tv_weight.value = ui.tv_weight.value / 10
+    second = ui.run(block=True)
+    assert second is not None, ui.last_traceback
+    assert list(ui.cache) == [key] and ui.cache[key] is problem  # targets computed once
+    assert compiled.experimental_get_tracing_count() == traces    # new weights, no new trace
+    assert second.settings["weights"]["style"] == pytest.approx(100 * first.settings["weights"]["style"])
+    assert not np.array_equal(first.image, second.image)
+    assert len(ui.gallery.children) == 2
+
+    ui.restore(1)  # the first run's settings come back into the controls
+    assert ui.style_weight.value == pytest.approx(first.settings["weights"]["style"])
+    assert ui.preview.value == widgets.jpeg(first.image)
+
+    ui.size.value = 64  # another size is another problem
+    assert ui.run(block=True) is not None
+    assert len(ui.cache) == 2
+
+
+def test_stop_during_a_run_keeps_the_current_image(weights_path, tmp_path):
+    ui = make_explorer(tmp_path, iterations=500, refresh_every=1)
+    ui.run_button.click()
+    wait_until(lambda: ui.progress.value >= 2, what="two evaluations")
+    assert ui.running and not ui.stop_button.disabled and ui.run_button.disabled
+    ui.stop_button.click()
+    assert ui.wait(TIMEOUT_S), "run did not stop"
+    result = ui.result
+    assert result is not None and result.stopped, ui.last_traceback
+    assert 2 <= len(result.history) < 500
+    assert ui.preview.value == widgets.jpeg(result.image)  # the best image so far, shown
+    assert "stopped" in ui.status.value and "stopped early" in ui.gallery.children[0].children[1].value
+    assert not ui.run_button.disabled and ui.stop_button.disabled
+
+
+def test_a_second_run_while_running_is_refused(weights_path, tmp_path):
+    ui = make_explorer(tmp_path, iterations=500)
+    ui.run()
+    try:
+        wait_until(lambda: ui.progress.value >= 1, what="one evaluation")
+        assert ui.run() is None and "in progress" in ui.message.value
+    finally:
+        ui.stop()
+        assert ui.wait(TIMEOUT_S)
+
+
+def test_bad_upload_shows_a_one_line_error(weights_path, tmp_path):
+    ui = make_explorer(tmp_path)
+    chosen = ui.content_choice.value
+    set_upload(ui.content_upload, "holiday.png", b"this is not a picture at all")
+    assert "holiday.png" in ui.message.value and "not an image" in ui.message.value
+    assert "\n" not in ui.message.value and "Traceback" not in ui.message.value
+    assert ui.content_choice.value == chosen  # nothing changed
+
+    set_upload(ui.style_upload, "my painting.png", png_bytes(80, 60))  # a good one is selected
+    assert ui.style_choice.value.startswith("upload:") and ui.style_choice.value.endswith("my painting.png")
+    assert "my painting.png" in ui.message.value and "\u26a0" not in ui.message.value
+    result = ui.run(block=True)
+    assert result is not None, ui.last_traceback
+    assert ui.runs[0].path is None  # previews are not saved
+
+
+def test_render_full_size_saves_and_rescales_the_content_weight(weights_path, tmp_path):
+    ui = make_explorer(tmp_path)
+    result = ui.render_full(block=True)
+    assert result is not None, ui.last_traceback
+    entry = ui.runs[0]
+    assert entry.full and max(result.image.shape[:2]) == 64 and len(result.history) == 3
+    ratio = (36 * 48) / (48 * 64)
+    assert entry.scale == pytest.approx(ratio)
+    assert result.settings["weights"]["content"] == pytest.approx(ui.content_weight.value * ratio)
+    assert result.settings["weights"]["tv"] == pytest.approx(ui.tv_weight.value * ratio)
+    assert result.settings["weights"]["style"] == pytest.approx(ui.style_weight.value)
+    assert entry.path.parent == tmp_path / "outputs" and entry.path.name.startswith("tuebingen_starry_night_")
+    assert np.array_equal(np.asarray(Image.open(entry.path)), result.image)
+    assert "saved" in ui.status.value and "0.562" in ui.full_note.value
+
+
+def test_nothing_to_optimize_is_an_error_not_a_run(weights_path, tmp_path):
+    ui = make_explorer(tmp_path)
+    ui.content_layer.value = widgets.NO_CONTENT
+    for box in ui.style_layers.values():
+        box.value = False
+    assert ui.run(block=True) is None
+    assert "nothing to optimize" in ui.message.value and not ui.running and not ui.runs
+
+
+def test_explorer_displays_its_widget(weights_path, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    ui = widgets.explorer(size=48, iterations=3, output_dir=tmp_path)
+    assert shown == [ui.widget] and isinstance(ui.widget, ipywidgets.VBox)
