@@ -35,6 +35,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import scipy.optimize
 import tensorflow as tf
+from threadpoolctl import threadpool_limits
 
 from helpers import images as im
 from helpers.losses import content_loss, gram_matrix, style_loss, total_variation_loss
@@ -243,7 +244,10 @@ def main(argv=None) -> int:
                + (f", GPU {tf.config.experimental.get_device_details(gpus[0]).get('device_name', gpus[0].name)}" if gpus else "")
                + f", default precision {default_precision()}")
     print(machine)
-    results = {size: run_size(size, budget, every) for size in sizes}
+    # One BLAS thread for SciPy's bookkeeping in every method (as helpers.optimize does), so the
+    # comparison measures the methods, not OpenBLAS fighting TensorFlow for the two cores.
+    with threadpool_limits(limits=1, user_api="blas"):
+        results = {size: run_size(size, budget, every) for size in sizes}
     write_outputs(results, machine, args.out)
     return 0
 

@@ -156,7 +156,7 @@ def test_ctrl_c_during_the_run_saves_the_best_image(weights_path, tmp_path, monk
         def close(self):
             pass
 
-    monkeypatch.setattr(optimize, "_progress_bar", lambda total, enabled: InterruptingBar())
+    monkeypatch.setattr(optimize, "_progress_bar", lambda *args: InterruptingBar())
     monkeypatch.chdir(tmp_path)
     assert stylize.main(["--size", "64", "--iterations", "50", "--precision", "float32", "--init", "noise"]) == 0
     out = capsys.readouterr().out
