@@ -238,7 +238,8 @@ def main(argv=None) -> int:
     sizes = args.sizes or ([128, 192] if args.quick else [256, 512])
     budget = {"original": 40, "ours": 30, "coarse": 20} if args.quick else {"original": 200, "ours": 100, "coarse": 100}
     every = 5
-    cpu = platform.processor() or platform.machine()
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor() or platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
     gpus = tf.config.list_physical_devices("GPU")
     machine = (f"{os.cpu_count()} CPU cores ({cpu}), TensorFlow {tf.__version__}"
                + (f", GPU {tf.config.experimental.get_device_details(gpus[0]).get('device_name', gpus[0].name)}" if gpus else "")
