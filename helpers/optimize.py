@@ -41,6 +41,13 @@ DEFAULT_WEIGHTS = {
 }
 
 
+def resolve_weights(weights: dict | None, normalization: str) -> dict:
+    """DEFAULT_WEIGHTS[normalization], updated with the weights given (e.g. {"style": 1e5})."""
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
+    return {**DEFAULT_WEIGHTS[normalization], **(weights or {})}
+
+
 def default_precision() -> str:
     """"bfloat16" where the hardware computes it natively (CPUs with AVX-512 BF16 or AMX,
     GPUs of compute capability 8.0 and newer), else "float32"."""
@@ -211,7 +218,7 @@ class StyleTransfer:
 
     def time_evaluation(self, weights: dict | None = None, normalization: str = "gatys", repeats: int = 2) -> float:
         """Measured seconds of one loss evaluation at this size (after compiling): the basis of time estimates."""
-        evaluate = self.loss_function(self._weights(weights, normalization), normalization)
+        evaluate = self.loss_function(resolve_weights(weights, normalization), normalization)
         x = tf.constant(self.initial_image("content"))
         evaluate(x)  # compile
         start = time.perf_counter()
@@ -219,20 +226,13 @@ class StyleTransfer:
             float(evaluate(x)[0])
         return (time.perf_counter() - start) / repeats
 
-    @staticmethod
-    def _weights(weights: dict | None, normalization: str) -> dict:
-        """The defaults of `normalization`, updated with the given weights."""
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
-        return {**DEFAULT_WEIGHTS[normalization], **(weights or {})}
-
     def run(self, iterations: int = 100, method: str = "lbfgs", weights: dict | None = None,
             normalization: str = "gatys", init="noise", seed: int = 0, frames_every: int | None = None,
             callback=None, progress: bool = True, learning_rate: float = 10.0) -> StyleResult:
         """Optimize the pixels for `iterations` loss evaluations; see `stylize` for the arguments."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, not {method!r}")
-        weights = self._weights(weights, normalization)
+        weights = resolve_weights(weights, normalization)
         setup = time.perf_counter()
         evaluate = self.loss_function(weights, normalization)
         x0 = self.initial_image(init, seed)
@@ -386,7 +386,7 @@ def stylize(content, style, size=512, iterations: int = 100, method: str = "lbfg
         the notebook's stop button (KeyboardInterrupt) also returns the best image so far.
     """
     given = {"content": content_weight, "style": style_weight, "tv": tv_weight}
-    weights = StyleTransfer._weights({k: v for k, v in given.items() if v is not None}, normalization)
+    weights = resolve_weights({k: v for k, v in given.items() if v is not None}, normalization)
     content_rgb = im.load_image(content).astype(np.uint8)  # loaded once for all stages
     final_shape = im.fit_size(*content_rgb.shape[:2], size) if isinstance(size, int) else tuple(size)
     stages = []

@@ -194,7 +194,7 @@ def main(argv=None) -> int:
         from helpers import optimize
 
         problem = optimize.StyleTransfer(args.content, args.style, size=args.size, precision=args.precision)
-        weights = optimize.StyleTransfer._weights(weights, args.normalization)
+        weights = optimize.resolve_weights(weights, args.normalization)
         per_evaluation = problem.time_evaluation(weights, args.normalization)
         (height, width), precision = problem.shape, problem.precision
         del problem  # stylize() builds one per stage; VGG16 itself is built once and cached

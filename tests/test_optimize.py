@@ -169,9 +169,11 @@ def test_feature_extractor_is_truncated(weights_path):
 
 
 def test_gradient_is_taken_with_respect_to_the_image_only(problem):
+    from helpers.optimize import resolve_weights
+
     assert problem.extractor.model.trainable_weights == []
     assert len(problem.extractor.model.non_trainable_weights) == 2 * problem.extractor.depth
-    evaluate = problem.loss_function(problem._weights(None, "gatys"))
+    evaluate = problem.loss_function(resolve_weights(None, "gatys"))
     x = tf.constant(problem.initial_image("noise"))
     total, grad, parts = evaluate(x)
     assert grad.shape == x.shape and np.all(np.isfinite(grad.numpy()))
