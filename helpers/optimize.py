@@ -26,6 +26,7 @@ from helpers.model import CONTENT_LAYER, STYLE_LAYERS, FeatureExtractor
 
 METHODS = ("lbfgs", "restarts", "adam")
 INITS = ("noise", "content", "style")
+FIRST_STEP_RMS = 10.0  # grey levels per pixel of L-BFGS's first step (2-30 all worked at 256 px; see run())
 
 # Weights for each normalization. "original" are the post's, reproduced exactly.
 # "gatys" were chosen by stylizing Tübingen as The Great Wave from the content image with
@@ -282,10 +283,19 @@ class StyleTransfer:
                     x = scipy.optimize.minimize(loss_and_grad, x, jac=True, method="L-BFGS-B",
                                                 options={"maxfun": min(20, iterations - len(history))}).x
             else:  # one continuous L-BFGS run: its memory of past gradients is kept throughout
-                low, high = -im.IMAGENET_BGR_MEANS, 255.0 - im.IMAGENET_BGR_MEANS
-                bounds = scipy.optimize.Bounds(np.broadcast_to(low, shape).ravel(), np.broadcast_to(high, shape).ravel())
+                # No bounds on the pixels (deprocess clips at the end): with bounds, L-BFGS-B's
+                # Cauchy-point search costs 0.18 s per evaluation at 512 x 512 px, without 0.03 s.
+                # Unbounded, its first step has length 1, which changes no pixel visibly and wastes
+                # evaluations; optimizing x / scale makes that step about FIRST_STEP_RMS grey levels
+                # per pixel. From the second step on, L-BFGS's own scaling takes over.
+                scale = FIRST_STEP_RMS * np.sqrt(x0.size)
+
+                def scaled(z):
+                    loss, grad = loss_and_grad(z * scale)
+                    return loss, grad * scale
+
                 outcome = scipy.optimize.minimize(
-                    loss_and_grad, x0.ravel().astype(np.float64), jac=True, method="L-BFGS-B", bounds=bounds,
+                    scaled, x0.ravel().astype(np.float64) / scale, jac=True, method="L-BFGS-B",
                     options={"maxfun": iterations, "maxiter": iterations, "ftol": 0.0, "gtol": 0.0})
                 if len(history) < iterations:  # SciPy gave up before the budget: say so
                     stopped = (f"L-BFGS stopped after {len(history)} of {iterations} evaluations: {outcome.message} "
