@@ -15,7 +15,6 @@ import math
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 DEFAULT_ITERATIONS = 100  # at full size

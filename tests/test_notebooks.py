@@ -4,7 +4,6 @@ Fast mode (NST_FAST=1) shrinks image sizes and iteration counts: a tiny configur
 for checking that every cell runs, not for looking at the results. The committed
 outputs come from `python scripts/run_notebooks.py` at default settings.
 """
-import os
 from pathlib import Path
 
 import nbformat
