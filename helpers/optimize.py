@@ -139,12 +139,12 @@ class StyleTransfer:
         else:
             self.shape = (int(size[0]), int(size[1]))
         im.check_size(*self.shape)  # also for a panorama whose short side shrinks below MIN_SIDE
-        self.content_rgb = im.resize(content_rgb, self.shape)
         style_rgb = im.load_image(style)
         style_shape = self.shape if style_fit == "stretch" else im.cover_size(*style_rgb.shape[:2], self.shape)
         style_shape = tuple(max(im.MIN_SIDE, round(s * style_scale)) for s in style_shape)
-        for shape in (self.shape, style_shape):  # refuse early, before VGG16 is built
+        for shape in (self.shape, style_shape):  # refuse early, before resizing or building VGG16
             budget.check_fits(*shape)
+        self.content_rgb = im.resize(content_rgb, self.shape)
         self.style_rgb = im.resize(style_rgb, style_shape)
 
         self.content_layer = content_layer

@@ -109,11 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_picture(path: Path, role: str, size: int) -> None:
-    from helpers.images import ImageError, load_image
+    """The picture exists and decodes, is >= MIN_SIDE at this size, and that size fits in memory."""
+    from helpers.budget import SizeError, check_fits
+    from helpers.images import ImageError, check_size, fit_size, load_image
 
     try:
-        load_image(path, max_size=size)  # exists, decodes, and is still >= MIN_SIDE at this size
-    except ImageError as exc:
+        height, width = fit_size(*load_image(path).shape[:2], size)
+        check_size(height, width)
+        check_fits(height, width)  # before anything is resized to it
+    except (ImageError, SizeError) as exc:
         raise UsageError(f"{role} picture {exc}") from None
 
 

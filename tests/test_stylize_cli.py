@@ -164,3 +164,11 @@ def test_ctrl_c_during_the_run_saves_the_best_image(weights_path, tmp_path, monk
     assert "saved tuebingen_great_wave.png" in out
     with Image.open(tmp_path / "tuebingen_great_wave.png") as img:
         assert img.size == (64, 48)
+
+
+def test_a_size_that_would_not_fit_in_memory_is_refused_before_any_work(tmp_path, capsys):
+    # 100000 px would need terabytes: refused with the largest size that fits, nothing resized first
+    assert stylize.main([str(CONTENT), str(STYLE), "--size", "100000", "--output", str(tmp_path / "x.png")]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "memory" in line and "largest size that fits" in line
+    assert not (tmp_path / "x.png").exists()
