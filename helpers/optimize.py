@@ -21,11 +21,10 @@ import numpy as np
 
 from helpers import images as im
 from helpers.optimizers import StyleResult, run
-from helpers.problem import StyleTransfer, default_precision, get_problem  # noqa: F401 (the notebooks import StyleTransfer here)
-from helpers.settings import DEFAULT_WEIGHTS, INITS, METHODS, Settings, Stage, pixel_ratio, plan_stages  # noqa: F401
+from helpers.problem import StyleTransfer, get_problem
+from helpers.settings import Settings, Stage, pixel_ratio, plan_stages
 
-__all__ = ["DEFAULT_WEIGHTS", "INITS", "METHODS", "Settings", "StyleResult", "StyleTransfer", "build_problems",
-           "default_precision", "estimate_seconds", "final_shape", "plan", "run_stages", "stylize"]
+__all__ = ["StyleResult", "build_problems", "estimate_seconds", "final_shape", "plan", "run_stages", "stylize"]
 
 
 def final_shape(content, *, size) -> tuple[int, int]:

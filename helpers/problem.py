@@ -24,7 +24,7 @@ from helpers import images as im
 from helpers.losses import gram_matrix, total_loss
 from helpers.model import FeatureExtractor
 from helpers.settings import (CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, NORMALIZATIONS, PRECISIONS, STYLE_FITS,
-                              STYLE_LAYERS, Settings, equal_layer_weights)
+                              STYLE_LAYERS, Settings)
 
 CACHE_SIZE = 6  # problems kept by the shared cache (targets + compiled loss each)
 

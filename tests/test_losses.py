@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers.settings import equal_layer_weights
 from helpers.losses import content_loss, gram_matrix, style_loss, total_loss, total_variation_loss
+from helpers.settings import equal_layer_weights
 
 # Central differences in float64 with step 1e-5 (relative to values of order 1) have a
 # truncation error of O(h^2) ~ 1e-10 and a rounding error of ~1e-16 / 1e-5 ~ 1e-11; a
