@@ -210,13 +210,6 @@ class Settings:
         weights = weights_at_size(self.weights, pixel_ratio=pixel_ratio)
         return self.replace(content_weight=weights["content"], style_weight=weights["style"], tv_weight=weights["tv"])
 
-    def describe(self) -> dict:
-        """A plain dict of the settings (for StyleResult.settings, logs and JSON)."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        out["weights"] = dict(self.weights)
-        out["layer_weights"] = dict(self.layer_weights)
-        return out
-
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
