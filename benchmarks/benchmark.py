@@ -2,6 +2,7 @@
 
     python benchmarks/benchmark.py            # 256 and 512 px (about 25 min on 2 cores)
     python benchmarks/benchmark.py --quick    # 128 and 192 px, short budgets (under 3 min)
+    python benchmarks/benchmark.py --tiny --out /tmp/bench   # 64 px, a few evaluations: a smoke test
 
 Every method minimizes the *same* loss: the post's (content block2_conv2 x 0.025, style
 of five layers x 5.0 with its "original" normalization, TV x 1.0) on the same images
@@ -39,13 +40,21 @@ from threadpoolctl import threadpool_limits
 
 from helpers import images as im
 from helpers.losses import content_loss, gram_matrix, style_loss, total_variation_loss
-from helpers.model import CONTENT_LAYER, STYLE_LAYERS, vgg16
-from helpers.optimize import DEFAULT_WEIGHTS, StyleTransfer, default_precision, stylize
+from helpers.model import vgg16
+from helpers.optimize import stylize
+from helpers.problem import default_precision, get_problem
+from helpers.settings import CONTENT_LAYER, STYLE_LAYERS, Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "images" / "content" / "tuebingen.jpg"
 STYLE = REPO / "images" / "styles" / "great_wave.jpg"
-POST = DEFAULT_WEIGHTS["original"]  # content 0.025, style 5.0, tv 1.0
+POST_SETTINGS = Settings(normalization="original", style_fit="stretch", init="noise")  # the post's loss and start
+POST = POST_SETTINGS.weights  # content 0.025, style 5.0, tv 1.0
+BUDGETS = {  # evaluations of the original method, of each project path at full size, of its coarse stage
+    "full": {"original": 200, "ours": 100, "coarse": 100},
+    "quick": {"original": 40, "ours": 30, "coarse": 20},
+    "tiny": {"original": 20, "ours": 6, "coarse": 4},
+}
 RESULTS = REPO / "benchmarks" / "results"
 
 
@@ -61,7 +70,7 @@ def original_method(size: int, evaluations: int, seed: int = 0):
     style = tf.constant(im.preprocess(im.load_image(STYLE, size=(size, size)))[None])
     base = vgg16("float32")  # the whole convolutional base, as the post
     outputs = {layer.name: layer.output for layer in base.layers}
-    model = tf.keras.Model(base.input, [outputs[n] for n in [CONTENT_LAYER] + STYLE_LAYERS])
+    model = tf.keras.Model(base.input, [outputs[n] for n in (CONTENT_LAYER, *STYLE_LAYERS)])
     pixels = size * size
 
     @tf.function
@@ -96,8 +105,8 @@ def original_method(size: int, evaluations: int, seed: int = 0):
 # --- this project's paths ------------------------------------------------------------
 
 
-def project_method(size: int, evaluations: int, precision: str, coarse, init: str, every: int):
-    """stylize() on the post's loss; returns (history, snapshots) like original_method."""
+def project_method(size: int, settings: Settings, every: int):
+    """stylize() with these settings (the post's loss); returns (history, snapshots) like original_method."""
     snapshots, start = [], [None]
 
     def keep(progress):
@@ -107,17 +116,15 @@ def project_method(size: int, evaluations: int, precision: str, coarse, init: st
         if image.shape[1:3] == (size, size) and progress.evaluation % every == 0:
             snapshots.append((progress.evaluation, time.perf_counter() - start[0], np.array(image)))
 
-    result = stylize(CONTENT, STYLE, size=(size, size), iterations=evaluations, normalization="original",
-                     init=init, style_fit="stretch", precision=precision, coarse_to_fine=coarse,
-                     callback=keep, progress=False)
+    result = stylize(CONTENT, STYLE, size=(size, size), settings=settings, callback=keep, progress=False)
     history = [(h["evaluation"], h["seconds"], h["total"]) for h in result.history]
     return history, snapshots
 
 
 def common_loss(size: int):
     """The post's loss in float32, as a function of a preprocessed image (1, S, S, 3)."""
-    problem = StyleTransfer(CONTENT, STYLE, size=(size, size), style_fit="stretch", precision="float32")
-    evaluate = problem.loss_function(POST, "original")
+    settings = POST_SETTINGS.replace(precision="float32")
+    evaluate = get_problem(CONTENT, STYLE, size=(size, size), settings=settings).evaluator(settings)
     return lambda image: float(evaluate(tf.constant(image, tf.float32))[0])
 
 
@@ -133,11 +140,14 @@ def run_size(size: int, budget: dict, every: int) -> dict:
     print(f"\n=== {size} x {size} px ===", flush=True)
     loss_of = common_loss(size)
     bf16 = default_precision() == "bfloat16"
+    best = "bfloat16" if bf16 else "float32"
+    lbfgs = POST_SETTINGS.replace(iterations=budget["ours"], precision="float32")
+    coarse = lbfgs.replace(precision=best, coarse_to_fine=((0.5, budget["coarse"]),))
     variants = {
-        "lbfgs": dict(precision="float32", coarse=(), init="noise"),
-        "+bf16": dict(precision="bfloat16", coarse=(), init="noise"),
-        "+coarse": dict(precision="bfloat16" if bf16 else "float32", coarse=((0.5, budget["coarse"]),), init="noise"),
-        "default": dict(precision="bfloat16" if bf16 else "float32", coarse=((0.5, budget["coarse"]),), init="content"),
+        "lbfgs": lbfgs,
+        "+bf16": lbfgs.replace(precision="bfloat16"),
+        "+coarse": coarse,
+        "default": coarse.replace(init="content"),
     }
     if not bf16:
         variants.pop("+bf16")
@@ -146,8 +156,9 @@ def run_size(size: int, budget: dict, every: int) -> dict:
     runs["original"] = {"history": history, "snapshots": snapshots, "setting": "batch of 3, 10 x 20 restarts, float32, noise"}
     print(f"original: {history[-1][2]:.4g} after {len(history)} evaluations, {history[-1][1]:.0f} s", flush=True)
     for name, v in variants.items():
-        history, snapshots = project_method(size, budget["ours"], every=every, **v)
-        runs[name] = {"history": history, "snapshots": snapshots, "setting": v}
+        history, snapshots = project_method(size, v, every=every)
+        runs[name] = {"history": history, "snapshots": snapshots,
+                      "setting": {"precision": v.precision, "coarse": v.coarse_to_fine, "init": v.init}}
         print(f"{name}: {history[-1][2]:.4g} after {len(history)} evaluations, {history[-1][1]:.0f} s", flush=True)
 
     # Judge every run by the same float32 loss on its saved images.
@@ -232,12 +243,15 @@ def write_outputs(results: dict, machine: str, out: Path) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes and budgets (under 3 min on 2 cores)")
-    parser.add_argument("--sizes", type=int, nargs="*", help="square sizes in px (default 256 512; quick: 128 192)")
+    parser.add_argument("--tiny", action="store_true", help="64 px and a few evaluations: a smoke test, not a measurement")
+    parser.add_argument("--sizes", type=int, nargs="*",
+                        help="square sizes in px (default 256 512; quick: 128 192; tiny: 64)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for table.md, results.json, losses.png")
     args = parser.parse_args(argv)
-    sizes = args.sizes or ([128, 192] if args.quick else [256, 512])
-    budget = {"original": 40, "ours": 30, "coarse": 20} if args.quick else {"original": 200, "ours": 100, "coarse": 100}
-    every = 5
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    sizes = args.sizes or {"full": [256, 512], "quick": [128, 192], "tiny": [64]}[mode]
+    budget = BUDGETS[mode]
+    every = 2 if args.tiny else 5
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor() or platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
     gpus = tf.config.list_physical_devices("GPU")

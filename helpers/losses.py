@@ -7,9 +7,11 @@ differentiable with tf.GradientTape.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import tensorflow as tf
 
-NORMALIZATIONS = ("gatys", "original")
+from helpers.settings import NORMALIZATIONS
 
 
 def _flat(features):
@@ -85,15 +87,17 @@ def total_variation_loss(image):
     return tf.reduce_sum(tf.pow(tf.square(dy) + tf.square(dx), 1.25))
 
 
-def total_loss(image, features, content_target, style_targets, weights, normalization: str = "gatys"):
+def total_loss(image, features, content_target, style_targets, weights: Mapping, normalization: str = "gatys", *,
+               layer_weights: Mapping):
     """The weighted sum that style transfer minimizes, and its parts.
 
     image: the image being optimized, preprocessed (1, H, W, 3).
     features: {layer: feature map} of `image` (from `helpers.model.FeatureExtractor`).
     content_target: (layer, feature map of the content image), or None for no content term.
     style_targets: {layer: Gram matrix of the style image} (see `style_loss`).
-    weights: dict with "content", "style", "tv" and optionally "style_layers"
-        ({layer: weight}, default equal weights that sum to 1).
+    weights: {"content", "style", "tv"}: the weight of each term.
+    layer_weights: {layer: share of the style weight}, one per style target (the
+        default, equal shares, is `helpers.settings.equal_layer_weights`).
     Returns (total, parts) where parts = {"content": ..., "tv": ..., "style/<layer>": ...},
     each already multiplied by its weight, so total == sum(parts.values()).
     """
@@ -102,7 +106,6 @@ def total_loss(image, features, content_target, style_targets, weights, normaliz
         layer, target = content_target
         parts["content"] = weights["content"] * content_loss(target, features[layer])
     pixels = image.shape[1] * image.shape[2]
-    layer_weights = weights.get("style_layers") or {layer: 1.0 / len(style_targets) for layer in style_targets}
     for layer, gram in style_targets.items():
         loss = style_loss(gram, features[layer], normalization, image_pixels=pixels)
         parts[f"style/{layer}"] = weights["style"] * layer_weights[layer] * loss

@@ -11,10 +11,9 @@ import functools
 import keras
 import tensorflow as tf
 
+from helpers.settings import CONTENT_LAYER, STYLE_LAYERS  # noqa: F401 (re-exported: the notebooks import them here)
 from helpers.weights import CONV_LAYERS, vgg16_weights_path
 
-CONTENT_LAYER = "block2_conv2"  # the original post's choice
-STYLE_LAYERS = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 PAPER_NAMES = {name: f"conv{name[5]}_{name[-1]}" for name in CONV_LAYERS}  # block4_conv2 -> conv4_2
 
 

@@ -11,25 +11,21 @@ that starts with "error: ".
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import tempfile
 from pathlib import Path
 
+from helpers.settings import (DEFAULT_COARSE_TO_FINE, INITS, METHODS, NORMALIZATIONS, PRECISIONS, Settings,
+                              check_weight)
+
 DEFAULT_ITERATIONS = 100  # at full size
-DEFAULT_COARSE_ITERATIONS = 100  # at half size first: chosen with benchmarks/benchmark.py
+DEFAULT_COARSE_ITERATIONS = DEFAULT_COARSE_TO_FINE[0][1]  # at half size first: chosen with benchmarks/benchmark.py
+COARSE_SCALE = DEFAULT_COARSE_TO_FINE[0][0]
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 DEFAULT_CONTENT = IMAGES / "content" / "tuebingen.jpg"
 DEFAULT_STYLE = IMAGES / "styles" / "great_wave.jpg"
 OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg")
-FLOAT32_MAX = 3.4028234663852886e38
-
-# Copies of helpers.optimize's names, so that `--help` and the checks need no TensorFlow.
-METHODS = ("lbfgs", "restarts", "adam")
-INITS = ("noise", "content", "style")
-NORMALIZATIONS = ("gatys", "original")
-PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class UsageError(Exception):
@@ -61,11 +57,10 @@ def _weight(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
-    if value > FLOAT32_MAX:  # the weights become float32 tensors
-        raise argparse.ArgumentTypeError(f"{text} is too large (at most {FLOAT32_MAX:.3g})")
-    return value
+    try:
+        return check_weight(value, name="the weight")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,54 +165,57 @@ def _fail(message) -> int:
 # --- the command ----------------------------------------------------------------------
 
 
-def main(argv=None) -> int:
-    """`python -m helpers.stylize`; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
+def settings_from_args(args) -> Settings:
+    """The run's Settings from the parsed arguments (no TensorFlow); a bad value is a UsageError."""
+    coarse = ((COARSE_SCALE, args.coarse_iterations),) if args.coarse_iterations else ()
+    try:
+        return Settings(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
+                        normalization=args.normalization, init=args.init, seed=args.seed, method=args.method,
+                        precision=args.precision, iterations=args.iterations, coarse_to_fine=coarse)
+    except ValueError as exc:
+        raise UsageError(exc) from None
+
+
+def describe_plan(stages) -> str:
+    """What the command announces, e.g. "100 evaluations at 192 x 256 px, then 100 at 384 x 512 px"."""
+    parts = [f"{stage.iterations} {'evaluations ' if i == 0 else ''}at {stage.shape[0]} x {stage.shape[1]} px"
+             for i, stage in enumerate(stages)]
+    return ", then ".join(parts)
+
+
+def prepare(argv) -> tuple[argparse.Namespace, Settings]:
+    """Parse and check everything the user typed (no TensorFlow); raises UsageError (or
+    ImageError/WeightsError for the pictures and the network's weights)."""
+    from helpers.weights import vgg16_weights_path
+
+    args = build_parser().parse_args(argv)
+    if args.output is None:
+        args.output = Path(f"{args.content.stem}_{args.style.stem}.png")
+    args.gif = args.output.with_suffix(".gif") if args.save_every else None
+    settings = settings_from_args(args)
+    check_args(args)
+    vgg16_weights_path()  # a missing network or mirror is bad news better heard now
+    return args, settings
+
+
+def stylize_pictures(args, settings: Settings):
+    """Plan the stages, build each problem once, announce the plan and the expected time, run."""
+    from helpers import optimize
+
+    stages = optimize.plan(args.content, size=args.size, settings=settings)
+    problems = optimize.build_problems(args.content, args.style, stages=stages, settings=settings)
+    expected = optimize.estimate_seconds(problems, stages=stages, settings=settings)
+    height, width = stages[-1].shape
+    print(f"stylizing {args.content.name} as {args.style.name}: {height} x {width} px, "
+          f"{problems[-1].precision}, {settings.method}: {describe_plan(stages)}; "
+          f"expected about {_seconds(expected)}", flush=True)
+    result = optimize.run_stages(problems, stages=stages, settings=settings, frames_every=args.save_every)
+    return result, sum(stage.iterations for stage in stages)
+
+
+def save_outputs(args, result, planned: int) -> int:
+    """Save the picture (and the animation); print what was done; return the exit status."""
     from helpers.images import ImageError
-    from helpers.weights import WeightsError, vgg16_weights_path
-
-    try:
-        args = build_parser().parse_args(argv)
-        if args.output is None:
-            args.output = Path(f"{args.content.stem}_{args.style.stem}.png")
-        args.gif = args.output.with_suffix(".gif") if args.save_every else None
-        check_args(args)
-        vgg16_weights_path()  # a missing network or mirror is bad news better heard now
-    except UsageError as exc:
-        return _fail(exc)
-    except (ImageError, WeightsError, ValueError) as exc:
-        return _fail(exc)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-    given = {"content": args.content_weight, "style": args.style_weight, "tv": args.tv_weight}
-    weights = {k: v for k, v in given.items() if v is not None}
-    try:
-        from helpers import optimize
-
-        problem = optimize.StyleTransfer(args.content, args.style, size=args.size, precision=args.precision)
-        weights = optimize.resolve_weights(weights, args.normalization)
-        per_evaluation = problem.time_evaluation(weights, args.normalization)
-        (height, width), precision = problem.shape, problem.precision
-        del problem  # stylize() builds one per stage; VGG16 itself is built once and cached
-        coarse = ((0.5, args.coarse_iterations),) if args.coarse_iterations else ()
-        expected = per_evaluation * (args.iterations + args.coarse_iterations / 4)
-        plan = (f"{args.coarse_iterations} evaluations at half size, then " if coarse else "") + \
-            f"{args.iterations} at full size"
-        print(f"stylizing {args.content.name} as {args.style.name}: {height} x {width} px, "
-              f"{precision}, {args.method}: {plan}; "
-              f"expected about {_seconds(expected)}", flush=True)
-        result = optimize.stylize(args.content, args.style, size=args.size, iterations=args.iterations,
-                                  method=args.method, normalization=args.normalization, init=args.init,
-                                  seed=args.seed, precision=args.precision, coarse_to_fine=coarse,
-                                  frames_every=args.save_every, content_weight=weights["content"],
-                                  style_weight=weights["style"], tv_weight=weights["tv"])
-    except (ImageError, WeightsError, ValueError) as exc:
-        return _fail(exc)
-    except KeyboardInterrupt:  # during the setup: nothing to save yet
-        print("interrupted before the optimization started; nothing saved", file=sys.stderr)
-        return 130
 
     try:
         saved = _save(result.image, args.output, args.overwrite)
@@ -227,9 +225,33 @@ def main(argv=None) -> int:
         return 1
     took = f"took {_seconds(result.seconds)}, final loss {result.best_loss:.4g}"
     if result.stopped:
-        took += f"; stopped early after {len(result.history)} of {args.iterations} evaluations, best image kept"
+        print(result.stopped)
+        took += f"; stopped early after {len(result.history)} of {planned} evaluations, best image kept"
     print(f"saved {saved} ({took})" + (f" and the progress animation {gif}" if gif else ""))
     return 0
+
+
+def main(argv=None) -> int:
+    """`python -m helpers.stylize`; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
+    from helpers.images import ImageError
+    from helpers.weights import WeightsError
+
+    try:
+        args, settings = prepare(argv)
+    except (UsageError, ImageError, WeightsError, ValueError) as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    try:
+        result, planned = stylize_pictures(args, settings)
+    except (ImageError, WeightsError, ValueError) as exc:
+        return _fail(exc)
+    except KeyboardInterrupt:  # during the setup: nothing to save yet
+        print("interrupted before the optimization started; nothing saved", file=sys.stderr)
+        return 130
+    return save_outputs(args, result, planned)
 
 
 def _seconds(s: float) -> str:

@@ -11,15 +11,15 @@ Everything a button does is a method of `Explorer`, so tests drive it without a 
     result = ui.run(block=True)  # the StyleResult; ui.preview and ui.gallery are updated
 
 Runs happen in a background thread, so the kernel stays responsive and Stop works. One
-`StyleTransfer` per (content, style, size, content layer, style layers) is cached: a
+problem per (content, style, size, content layer, style layers) is cached: a
 second run with other weights starts at once, reusing the style targets and the
-compiled loss function (the weights reach it as tensors, so nothing is retraced).
+compiled loss function (the weights reach it as tensors, so nothing is retraced). The
+cache is `helpers.problem.CACHE`, shared with `helpers.optimize.stylize`.
 
 Works with ipywidgets 7.7 (Colab) and 8, in Jupyter and as a Voilà page.
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import hashlib
 import html
@@ -38,9 +38,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from helpers import images as im
-from helpers.model import CONTENT_LAYER, PAPER_NAMES, STYLE_LAYERS
+from helpers.model import PAPER_NAMES
 from helpers.notebook import CONTENT_IMAGES, REPO, STYLE_IMAGES, fast
-from helpers.optimize import DEFAULT_WEIGHTS, StyleTransfer
+from helpers.optimizers import run as optimize_run
+from helpers.problem import CACHE, ProblemCache, StyleTransfer
+from helpers.settings import CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, STYLE_LAYERS, Settings, pixel_ratio
 from helpers.weights import CONV_LAYERS
 
 NORMALIZATION = "gatys"
@@ -54,28 +56,14 @@ FULL_ITERATIONS = 100
 OUTPUT_DIR = REPO / "outputs"
 DECADES = 3                 # each weight slider spans its default x 10^-3 ... x 10^3
 REFRESH_EVERY = 2           # evaluations between two refreshes of the live preview
-CACHE_SIZE = 6              # StyleTransfer objects kept (targets + compiled loss each)
 GALLERY_SIZE = 12           # runs kept in the gallery, newest first
 MAX_UPLOAD_SIDE = 2048      # larger uploads are shrunk on arrival (the runs use far less)
 NO_CONTENT = "none"         # content-layer choice for texture synthesis (no content loss)
-INITS = ("content", "noise", "style")
 PREVIEW_WIDTH = "320px"
 THUMB_PX = 150
 
 
 # --- small pure functions (tested directly) ------------------------------------------
-
-
-def full_size_weights(weights: dict, preview_shape, full_shape) -> tuple[dict, float]:
-    """Weights for a render at `full_shape` that keep the balance of a preview at `preview_shape`.
-
-    The content and TV losses are sums over positions, so they grow with the pixel count;
-    the "gatys" style loss is normalized per layer and does not. Multiplying the content
-    and TV weights by preview pixels / full pixels keeps the three in the same proportion.
-    Returns (new weights, the factor).
-    """
-    ratio = (preview_shape[0] * preview_shape[1]) / float(full_shape[0] * full_shape[1])
-    return {**weights, "content": weights["content"] * ratio, "tv": weights["tv"] * ratio}, ratio
 
 
 def uploaded_files(value) -> list[tuple[str, bytes]]:
@@ -225,7 +213,6 @@ class Explorer:
         self.output_dir = Path(output_dir) if output_dir else OUTPUT_DIR
         self.refresh_every = max(1, int(refresh_every))
 
-        self._cache: collections.OrderedDict = collections.OrderedDict()
         self._uploads: dict[str, np.ndarray] = {}
         self._shapes: dict[str, tuple[int, int]] = {}
         self._stop = threading.Event()
@@ -438,7 +425,7 @@ class Explorer:
             full = self._fit(self.content_choice.value, self.full_size)
         except Exception:
             return
-        _, ratio = full_size_weights(DEFAULT_WEIGHTS[NORMALIZATION], preview, full)
+        ratio = pixel_ratio(preview, full)
         estimate = ""
         if tuple(full) in self._seconds_per_evaluation:  # measured by an earlier render of this size
             seconds = self._seconds_per_evaluation[tuple(full)] * self.full_iterations
@@ -482,22 +469,29 @@ class Explorer:
         self.init.value = settings["init"]
 
     @property
-    def cache(self) -> collections.OrderedDict:
-        """The cached StyleTransfer objects, keyed by (content, style, size, content layer, style layers)."""
-        return self._cache
+    def cache(self) -> ProblemCache:
+        """The shared cache of problems (`helpers.problem.CACHE`): targets and compiled loss each."""
+        return CACHE
+
+    def run_settings(self, settings: dict, **changes) -> Settings:
+        """The engine's Settings for a settings dict of the controls (`settings()`)."""
+        wts = settings["weights"]
+        return Settings(content_weight=wts["content"], style_weight=wts["style"], tv_weight=wts["tv"],
+                        content_layer=settings["content_layer"], style_layers=tuple(settings["style_layers"]),
+                        normalization=NORMALIZATION, init=settings["init"],
+                        iterations=settings["iterations"]).replace(**changes)
+
+    def _source(self, key: str):
+        """What the engine loads for a dropdown value: an uploaded array or the file's path."""
+        return self._uploads.get(key, key)
+
+    def _problem_args(self, settings: dict, size: int) -> dict:
+        return {"content": self._source(settings["content"]), "style": self._source(settings["style"]),
+                "size": size, "settings": self.run_settings(settings)}
 
     def problem(self, settings: dict, size: int) -> StyleTransfer:
-        """The StyleTransfer for these settings at `size`, built once (style targets, compiled loss)."""
-        key = (settings["content"], settings["style"], size, settings["content_layer"], tuple(settings["style_layers"]))
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        problem = StyleTransfer(self._rgb(settings["content"]), self._rgb(settings["style"]), size,
-                                content_layer=settings["content_layer"], style_layers=settings["style_layers"])
-        self._cache[key] = problem
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return problem
+        """The problem for these settings at `size` (longest side), built once (style targets, compiled loss)."""
+        return CACHE.get(**self._problem_args(settings, size))
 
     # --- running ------------------------------------------------------------------------------
 
@@ -566,13 +560,12 @@ class Explorer:
     def _optimize(self, settings: dict, full: bool):
         size = self.full_size if full else settings["size"]
         iterations = self.full_iterations if full else settings["iterations"]
-        weights, scale = dict(settings["weights"]), 1.0
-        if full:
-            weights, scale = full_size_weights(weights, self._fit(settings["content"], settings["size"]),
-                                               self._fit(settings["content"], size))
+        run_settings, scale = self.run_settings(settings, iterations=iterations), 1.0
+        if full:  # keep the balance chosen in the preview (see helpers.settings.weights_at_size)
+            scale = pixel_ratio(self._fit(settings["content"], settings["size"]), self._fit(settings["content"], size))
+            run_settings = run_settings.rescaled(pixel_ratio=scale)
         what = f"{self._name(settings['content'])} \u00d7 {self._name(settings['style'])} at {size} px"
-        key = (settings["content"], settings["style"], size, settings["content_layer"], tuple(settings["style_layers"]))
-        if key in self._cache:
+        if CACHE.key(**self._problem_args(settings, size)) in CACHE:
             self.status.value = f"{what}: reusing the cached targets and compiled loss\u2026"
         else:
             self.status.value = (f"{what}: computing the style targets and compiling the loss "
@@ -591,8 +584,7 @@ class Explorer:
                 self.preview.value = jpeg(progress.image())
             return self._stop.is_set()
 
-        result = problem.run(iterations, weights=weights, normalization=NORMALIZATION, init=settings["init"],
-                             callback=callback, progress=False)
+        result = optimize_run(problem, run_settings, callback=callback, progress=False)
         self.result = result
         self.preview.value = jpeg(result.image)
         evaluations = len(result.history)

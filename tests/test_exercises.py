@@ -23,6 +23,7 @@ WITH_SOLUTIONS = [p for p in SOURCES
                   if any("solution" in c.metadata.get("tags", []) for c in nbformat.read(p, as_version=4).cells)]
 
 
+@pytest.mark.slow  # a fresh process reads and rebuilds every notebook
 def test_exercise_notebooks_are_up_to_date():
     """CI fails when a notebook changed and `python scripts/make_exercises.py` was not run."""
     done = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, timeout=120)

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from helpers.losses import content_loss, gram_matrix, style_loss, total_loss, total_variation_loss
+from helpers.settings import equal_layer_weights
 
 # Central differences in float64 with step 1e-5 (relative to values of order 1) have a
 # truncation error of O(h^2) ~ 1e-10 and a rounding error of ~1e-16 / 1e-5 ~ 1e-11; a
@@ -180,17 +181,17 @@ def test_total_loss_parts_sum_to_total():
                      for k, (name, f) in enumerate(features.items())}
     weights = {"content": 0.3, "style": 7.0, "tv": 0.01}
     for normalization in ("gatys", "original"):
-        total, parts = total_loss(image, features, ("a", content), style_targets, weights, normalization)
+        total, parts = total_loss(image, features, ("a", content), style_targets, weights, normalization,
+                                   layer_weights=equal_layer_weights(list(style_targets)))
         assert set(parts) == {"content", "style/a", "style/b", "tv"}
         assert float(total) == pytest.approx(sum(float(v) for v in parts.values()), rel=1e-12)
-        # each part is already weighted; style layers share the style weight equally by default
+        # each part is already weighted; here the style layers share the style weight equally
         assert float(parts["content"]) == pytest.approx(0.3 * float(content_loss(content, features["a"])))
         assert float(parts["tv"]) == pytest.approx(0.01 * float(total_variation_loss(image)))
         expected_b = 7.0 * 0.5 * float(style_loss(style_targets["b"], features["b"], normalization, image_pixels=48))
         assert float(parts["style/b"]) == pytest.approx(expected_b)
 
     # explicit layer weights, and no content term at all
-    weights["style_layers"] = {"a": 1.0, "b": 0.0}
-    total, parts = total_loss(image, features, None, style_targets, weights)
+    total, parts = total_loss(image, features, None, style_targets, weights, layer_weights={"a": 1.0, "b": 0.0})
     assert "content" not in parts and float(parts["style/b"]) == 0.0
     assert float(total) == pytest.approx(float(parts["style/a"]) + float(parts["tv"]), rel=1e-12)

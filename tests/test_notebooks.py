@@ -25,6 +25,7 @@ def test_series_is_complete():
     assert names == [f"{i:02d}" for i in range(1, len(PATHS) + 1)] and len(PATHS) >= 6, names
 
 
+@pytest.mark.slow
 def test_executes_in_fast_mode(notebook, weights_path, monkeypatch):
     path, nb = notebook
     monkeypatch.setenv("NST_FAST", "1")

@@ -1,4 +1,4 @@
-"""helpers.optimize and helpers.model with the genuine VGG16 weights, on a tiny 48 x 64 problem (float32)."""
+"""helpers.problem, helpers.optimizers and helpers.model with the genuine VGG16 weights, on a tiny 48 x 64 problem (float32)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+
+pytestmark = pytest.mark.slow  # builds VGG16 and optimizes: seconds per test
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "images" / "content" / "tuebingen.jpg"  # 1024 x 768 -> 64 x 48 at size=64
@@ -15,7 +17,7 @@ STYLE = REPO / "images" / "styles" / "great_wave.jpg"
 @pytest.fixture(scope="module")
 def problem(weights_path):
     """One StyleTransfer shared by the tests: VGG16 is built and the loss traced once."""
-    from helpers.optimize import StyleTransfer
+    from helpers.problem import StyleTransfer
 
     return StyleTransfer(CONTENT, STYLE, size=64, precision="float32")
 
@@ -120,13 +122,13 @@ def test_callback_returning_true_stops(problem):
 
 
 def test_nan_loss_stops_cleanly(problem, monkeypatch):
-    from helpers.optimize import StyleTransfer
+    from helpers.problem import StyleTransfer
 
-    original = StyleTransfer.loss_function
+    original = StyleTransfer.evaluator
     poison = []  # the callback arms it after evaluation 3, so evaluation 4 returns NaN
 
-    def poisoned(self, weights, normalization="gatys"):
-        evaluate = original(self, weights, normalization)
+    def poisoned(self, settings):
+        evaluate = original(self, settings)
 
         def wrapped(image):
             total, grad, parts = evaluate(image)
@@ -134,7 +136,7 @@ def test_nan_loss_stops_cleanly(problem, monkeypatch):
 
         return wrapped
 
-    monkeypatch.setattr(StyleTransfer, "loss_function", poisoned)
+    monkeypatch.setattr(StyleTransfer, "evaluator", poisoned)
     result = run(problem, 20, callback=lambda progress: poison.append(1) if progress.evaluation == 3 else None)
     assert "loss became nan at evaluation 4" in result.stopped
     assert len(result.history) == 3
@@ -169,11 +171,9 @@ def test_feature_extractor_is_truncated(weights_path):
 
 
 def test_gradient_is_taken_with_respect_to_the_image_only(problem):
-    from helpers.optimize import resolve_weights
-
     assert problem.extractor.model.trainable_weights == []
     assert len(problem.extractor.model.non_trainable_weights) == 2 * problem.extractor.depth
-    evaluate = problem.loss_function(resolve_weights(None, "gatys"))
+    evaluate = problem.evaluator(problem.settings())
     x = tf.constant(problem.initial_image("noise"))
     total, grad, parts = evaluate(x)
     assert grad.shape == x.shape and np.all(np.isfinite(grad.numpy()))
@@ -198,7 +198,7 @@ def test_style_targets_are_rescaled_to_the_result_size(problem):
 
 
 def test_style_scale_keeps_the_target_comparable(problem):
-    from helpers.optimize import StyleTransfer
+    from helpers.problem import StyleTransfer
 
     bigger = StyleTransfer(CONTENT, STYLE, size=64, precision="float32", style_scale=2)
     assert bigger.style_rgb.shape[0] == 2 * problem.style_rgb.shape[0]
@@ -209,7 +209,7 @@ def test_style_scale_keeps_the_target_comparable(problem):
 
 
 def test_exact_size(weights_path):
-    from helpers.optimize import StyleTransfer
+    from helpers.problem import StyleTransfer
 
     p = StyleTransfer(CONTENT, STYLE, size=(48, 64), content_layer=None, style_layers=["block1_conv2"],
                       precision="float32")
@@ -220,7 +220,7 @@ def test_exact_size(weights_path):
 @pytest.mark.parametrize("size", [16, (20, 64), (64, 31)])
 def test_too_small_size_raises(weights_path, size):
     from helpers.images import ImageError
-    from helpers.optimize import StyleTransfer
+    from helpers.problem import StyleTransfer
 
     with pytest.raises(ImageError, match="too small"):
         StyleTransfer(CONTENT, STYLE, size=size, precision="float32")
@@ -228,7 +228,7 @@ def test_too_small_size_raises(weights_path, size):
 
 def test_panorama_too_thin_at_this_size_raises(weights_path):
     from helpers.images import ImageError
-    from helpers.optimize import StyleTransfer
+    from helpers.problem import StyleTransfer
 
     panorama = np.full((40, 400, 3), 128, np.uint8)  # loads fine, but 64 px wide leaves 6 px high
     with pytest.raises(ImageError, match="too small"):
@@ -236,7 +236,7 @@ def test_panorama_too_thin_at_this_size_raises(weights_path):
 
 
 def test_bad_options(weights_path):
-    from helpers.optimize import StyleTransfer
+    from helpers.problem import StyleTransfer
 
     with pytest.raises(ValueError, match="precision"):
         StyleTransfer(CONTENT, STYLE, size=64, precision="float16")

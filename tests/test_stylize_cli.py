@@ -34,11 +34,13 @@ def one_error_line(stderr: str) -> str:
 # --- end to end, in real processes (3 in all: TensorFlow takes seconds to import) ---------------
 
 
+@pytest.mark.slow
 def test_cli_end_to_end(weights_path, tmp_path):
     out = tmp_path / "result.png"
     done = cli(CONTENT, STYLE, *TINY, "--save-every", "1", "--output", out, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "48 x 64" in done.stdout and "float32" in done.stdout and "about" in done.stdout
+    assert "lbfgs: 3 evaluations at 48 x 64 px;" in done.stdout  # half of 48 x 64 is too small: not announced
     assert f"saved {out}" in done.stdout and "final loss" in done.stdout
     with Image.open(out) as img:
         assert img.format == "PNG" and img.size == (64, 48) and img.mode == "RGB"
@@ -54,6 +56,7 @@ def test_cli_end_to_end(weights_path, tmp_path):
     assert out.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_cli_bad_picture_in_a_real_process(tmp_path):
     (tmp_path / "notes.jpg").write_text("not a picture\n")
     done = cli("notes.jpg", STYLE, cwd=tmp_path)
@@ -138,9 +141,10 @@ def test_defaults(monkeypatch, tmp_path):
     assert args.content_weight is args.style_weight is args.tv_weight is None
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_the_run_saves_the_best_image(weights_path, tmp_path, monkeypatch, capsys):
     """No pictures and no --output: the repository's pair, saved as <content>_<style>.png in the cwd."""
-    from helpers import optimize
+    from helpers import optimizers
 
     class InterruptingBar:  # the progress bar is updated inside each evaluation: Ctrl-C at the 2nd
         n = 0
@@ -156,7 +160,7 @@ def test_ctrl_c_during_the_run_saves_the_best_image(weights_path, tmp_path, monk
         def close(self):
             pass
 
-    monkeypatch.setattr(optimize, "_progress_bar", lambda *args: InterruptingBar())
+    monkeypatch.setattr(optimizers, "_progress_bar", lambda *args: InterruptingBar())
     monkeypatch.chdir(tmp_path)
     assert stylize.main(["--size", "64", "--iterations", "50", "--precision", "float32", "--init", "noise"]) == 0
     out = capsys.readouterr().out

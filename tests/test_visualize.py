@@ -77,6 +77,7 @@ def vgg(weights_path):
     return vgg16()
 
 
+@pytest.mark.slow  # VGG16 and gradient ascent
 def test_gradient_ascent_raises_the_channel_activation(vgg):
     image, activations = vis.visualize_filter("block1_conv2", 7, size=32, steps=8, seed=1)
     assert image.shape == (32, 32, 3) and image.dtype == np.uint8
@@ -91,6 +92,7 @@ def test_gradient_ascent_is_seeded(vgg):
     assert np.any(a != c)
 
 
+@pytest.mark.slow  # VGG16 and gradient ascent
 def test_gradient_ascent_wakes_a_silent_deep_channel(vgg):
     """The objective is taken before the ReLU, so a channel that is 0 at the start still moves."""
     from helpers.images import preprocess

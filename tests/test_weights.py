@@ -50,6 +50,7 @@ def test_second_call_reuses_the_cached_file(weights_path):
     assert weights_path.stat().st_mtime_ns == mtime  # not rebuilt
 
 
+@pytest.mark.slow  # rebuilds the weights file
 @pytest.mark.parametrize("damage", ["overwrite_middle", "truncate"])
 def test_corrupted_cache_is_detected_and_rebuilt(weights_path, empty_cache, damage):
     cached = empty_cache / weights.MIRROR_FILE

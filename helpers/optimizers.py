@@ -1,0 +1,262 @@
+"""The optimizers: short functions over one `Recorder`, in a registry.
+
+    result = run(problem, settings)   # settings.method picks OPTIMIZERS[...]
+
+The unit of work everywhere is one *evaluation*: one forward and backward pass of VGG16
+for the image being optimized. Every method gets the same budget of evaluations
+(`settings.iterations`), so their loss curves can share one axis.
+
+To add an optimizer: write `def name(f: Recorder, x0, settings) -> str | None` that
+calls `f(x)` (loss and gradient of a float64 vector) until `f.remaining` is 0, add it to
+OPTIMIZERS, and its name to `helpers.settings.METHODS`. The recorder keeps the history,
+the best image, the frames, the progress bar and the budget, and stops the run (NaN or
+infinite loss, the callback, Ctrl-C) keeping the best image.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+from threadpoolctl import threadpool_limits
+
+from helpers import images as im
+from helpers.settings import Settings
+
+FIRST_STEP_RMS = 10.0  # grey levels per pixel of L-BFGS's first step (2-30 all worked at 256 px; see lbfgs())
+
+
+@dataclasses.dataclass
+class StyleResult:
+    """What a run returns."""
+
+    image: np.ndarray  # uint8 (H, W, 3): the lowest-loss image seen
+    history: list  # per evaluation: {"evaluation", "seconds", "total", "content", "style/<layer>", "tv"}
+    frames: list  # (evaluation, uint8 image) every `frames_every` evaluations
+    seconds: float  # optimization time, setup excluded
+    setup_seconds: float  # loading images, building VGG16, computing targets, tracing
+    stopped: str | None  # None if the budget was used up, else why it stopped early
+    settings: dict
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Total loss at each evaluation."""
+        return np.array([h["total"] for h in self.history])
+
+    @property
+    def best_loss(self) -> float:
+        return float(self.losses.min()) if self.history else float("nan")
+
+    @property
+    def seconds_per_evaluation(self) -> float:
+        return self.seconds / max(1, len(self.history))
+
+    def save(self, path, overwrite: bool = True) -> Path:
+        return im.save_image(self.image, path, overwrite=overwrite)
+
+    def save_gif(self, path, duration_ms: int = 120) -> Path:
+        """Write the frames (and the final image) as an animated GIF."""
+        from PIL import Image
+
+        pictures = [Image.fromarray(f) for _, f in self.frames] + [Image.fromarray(self.image)]
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
+        return path
+
+
+class Progress:
+    """What a callback receives after each evaluation: `.record` (the history entry) and `.image()`."""
+
+    def __init__(self, record, image):
+        self.record = record
+        self._image = image
+
+    @property
+    def evaluation(self) -> int:
+        return self.record["evaluation"]
+
+    @property
+    def loss(self) -> float:
+        return self.record["total"]
+
+    @property
+    def preprocessed(self):
+        """The current image exactly as optimized: a float32 tensor (1, H, W, 3), preprocessed."""
+        return self._image
+
+    def image(self) -> np.ndarray:
+        """The current image as uint8 RGB (H, W, 3)."""
+        return im.deprocess(self._image)
+
+
+class Stop(Exception):
+    """Raised by the recorder to end an optimization early, with the reason as message."""
+
+
+class BudgetSpent(Exception):
+    """Raised by the recorder when all evaluations are used: SciPy's L-BFGS-B checks maxfun
+    only between iterations, so it would overshoot by one or two."""
+
+
+class Recorder:
+    """The loss as the optimizers see it, and the bookkeeping of every evaluation.
+
+    Calling it with a float vector x (3 x H x W numbers, preprocessed pixels) returns
+    (loss, gradient as float64) and records the evaluation: history, best image, frames,
+    progress bar and callback. It raises BudgetSpent when the budget is used up and Stop
+    when the loss is not finite or the callback asks to stop.
+    """
+
+    def __init__(self, evaluate, x0: np.ndarray, *, iterations: int, frames_every: int | None = None,
+                 callback=None, bar=None):
+        self.evaluate, self.shape, self.iterations = evaluate, x0.shape, iterations
+        self.frames_every, self.callback, self.bar = frames_every, callback, bar
+        self.history: list[dict] = []
+        self.frames: list = []
+        self.best_loss, self.best_x = np.inf, x0.copy()
+        self.start = time.perf_counter()
+
+    @property
+    def remaining(self) -> int:
+        """Evaluations left in the budget."""
+        return self.iterations - len(self.history)
+
+    def __call__(self, x) -> tuple[float, np.ndarray]:
+        if self.remaining <= 0:
+            raise BudgetSpent
+        image = tf.constant(np.asarray(x, dtype=np.float32).reshape(self.shape))
+        total, grad, parts = self.evaluate(image)
+        loss = float(total)
+        if not np.isfinite(loss):
+            raise Stop(f"the loss became {loss} at evaluation {len(self.history) + 1}; kept the best image so far")
+        record = {"evaluation": len(self.history) + 1, "seconds": time.perf_counter() - self.start, "total": loss}
+        record.update({k: float(v) for k, v in parts.items()})
+        self.history.append(record)
+        if loss < self.best_loss:
+            self.best_loss, self.best_x = loss, np.asarray(x, dtype=np.float32).reshape(self.shape).copy()
+        if self.frames_every and len(self.history) % self.frames_every == 0:
+            self.frames.append((len(self.history), im.deprocess(image)))
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        if self.callback is not None and self.callback(Progress(record, image)):
+            raise Stop(f"stopped by the callback at evaluation {len(self.history)}")
+        return loss, np.asarray(grad, dtype=np.float64).ravel()
+
+
+# --- the optimizers: each returns None, or why it ended before the budget --------------------
+
+
+def lbfgs(f: Recorder, x0: np.ndarray, settings: Settings) -> str | None:
+    """One continuous L-BFGS-B run: its memory of past gradients is kept throughout.
+
+    No bounds on the pixels (deprocess clips at the end): with bounds, L-BFGS-B's
+    Cauchy-point search costs 0.18 s per evaluation at 512 x 512 px, without 0.03 s.
+    Unbounded, its first step has length 1, which changes no pixel visibly and wastes
+    evaluations; optimizing x / scale makes that step about FIRST_STEP_RMS grey levels
+    per pixel. From the second step on, L-BFGS's own scaling takes over.
+    """
+    scale = FIRST_STEP_RMS * np.sqrt(x0.size)
+
+    def scaled(z):
+        loss, grad = f(z * scale)
+        return loss, grad * scale
+
+    n = f.iterations
+    outcome = scipy.optimize.minimize(scaled, x0.ravel().astype(np.float64) / scale, jac=True, method="L-BFGS-B",
+                                      options={"maxfun": n, "maxiter": n, "ftol": 0.0, "gtol": 0.0})
+    if f.remaining > 0:  # SciPy gave up before the budget: say so
+        return (f"L-BFGS stopped after {len(f.history)} of {n} evaluations: {outcome.message} "
+                "(a loss near 1 is too small for its tolerances: scale the weights up)")
+    return None
+
+
+def restarts(f: Recorder, x0: np.ndarray, settings: Settings) -> str | None:
+    """The post: 10 x fmin_l_bfgs_b(maxfun=20), L-BFGS's memory lost at each restart."""
+    x = x0.ravel().astype(np.float64)
+    while f.remaining > 0:
+        x = scipy.optimize.minimize(f, x, jac=True, method="L-BFGS-B", options={"maxfun": min(20, f.remaining)}).x
+    return None
+
+
+def adam(f: Recorder, x0: np.ndarray, settings: Settings) -> str | None:
+    """Plain Adam on the pixels (as the TensorFlow tutorial does), clipped to valid colours."""
+    low, high = -im.IMAGENET_BGR_MEANS, 255.0 - im.IMAGENET_BGR_MEANS
+    x = x0.astype(np.float64)
+    m, v = np.zeros_like(x), np.zeros_like(x)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    for t in range(1, f.iterations + 1):
+        _, g = f(x)
+        g = g.reshape(x.shape)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        x = x - settings.learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        x = np.clip(x, low, high)
+    return None
+
+
+OPTIMIZERS = {"lbfgs": lbfgs, "restarts": restarts, "adam": adam}
+
+
+# --- running one problem ---------------------------------------------------------------------
+
+
+def run(problem, settings: Settings, *, start=None, frames_every: int | None = None, callback=None,
+        progress: bool = True) -> StyleResult:
+    """Optimize `problem`'s pixels for `settings.iterations` evaluations with `settings.method`.
+
+    problem: a `helpers.problem.StyleTransfer` (one size; its layers must be the settings').
+    start: an RGB image to start from (resized to the problem); None: `settings.init`.
+    frames_every: keep a frame every k evaluations (for animations).
+    callback: called after every evaluation with a `Progress` (`.evaluation`, `.loss`,
+        `.record`, `.image()`, `.preprocessed`); return True to stop early. Ctrl-C (or the
+        notebook's stop button) also stops, keeping the best image so far.
+    progress: show a progress bar.
+    The result's `stopped` says why a run ended early (None if the budget was used up);
+    the caller reports it.
+    """
+    optimizer = OPTIMIZERS[settings.method]
+    setup = time.perf_counter()
+    evaluate = problem.evaluator(settings)
+    x0 = problem.initial_image(settings.init if start is None else start, settings.seed)
+    evaluate(tf.constant(x0))  # trace and warm up outside the timed loop
+    setup_seconds = problem.setup_seconds + time.perf_counter() - setup
+
+    bar = _progress_bar(settings.iterations, progress, f"{problem.shape[0]}x{problem.shape[1]} px")
+    f = Recorder(evaluate, x0, iterations=settings.iterations, frames_every=frames_every, callback=callback, bar=bar)
+    stopped = None
+    # SciPy's L-BFGS-B works on vectors of 3 x H x W numbers with OpenBLAS; on a 2-core
+    # machine OpenBLAS's threads fight TensorFlow's for the cores. Measured at 256 x 256 px:
+    # 0.36 s per L-BFGS evaluation with OpenBLAS's threads, 0.13 s with one (VGG: 0.10 s).
+    blas = threadpool_limits(limits=1, user_api="blas")
+    try:
+        stopped = optimizer(f, x0, settings)
+    except BudgetSpent:
+        pass
+    except KeyboardInterrupt:
+        stopped = f"interrupted at evaluation {len(f.history)}; kept the best image so far"
+    except Stop as exc:
+        stopped = str(exc)
+    finally:
+        blas.restore_original_limits()
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - f.start
+    description = {"shape": tuple(problem.shape), "iterations": settings.iterations, "method": settings.method,
+                   "weights": dict(settings.weights), "normalization": settings.normalization,
+                   "init": settings.init if start is None else "image", "seed": settings.seed,
+                   "precision": problem.precision, "content_layer": problem.content_layer,
+                   "style_layers": list(problem.style_layers)}
+    return StyleResult(im.deprocess(f.best_x), f.history, f.frames, seconds, setup_seconds, stopped, description)
+
+
+def _progress_bar(total, enabled, label):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=f"stylizing {label}", unit="eval")

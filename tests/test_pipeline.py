@@ -1,0 +1,123 @@
+"""helpers.optimize (the pipeline), helpers.optimizers (the registry) and helpers.problem (the cache,
+delivered_loss), on tiny problems: 64 x 86 px final, a 32 x 43 px coarse stage, a few evaluations (float32)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow  # builds VGG16 and optimizes: seconds per test
+
+REPO = Path(__file__).resolve().parents[1]
+CONTENT = REPO / "images" / "content" / "tuebingen.jpg"  # 1024 x 768
+STYLE = REPO / "images" / "styles" / "great_wave.jpg"
+FINAL, COARSE = (64, 86), (32, 43)  # tiny: the smallest final size whose half still fits VGG16
+
+
+@pytest.fixture(scope="module")
+def tiny(weights_path):
+    from helpers.settings import Settings
+
+    return Settings(precision="float32", iterations=3, coarse_to_fine=((0.5, 2),))
+
+
+def test_the_registry_is_the_list_of_methods():
+    from helpers.optimizers import OPTIMIZERS
+    from helpers.settings import METHODS
+
+    assert tuple(OPTIMIZERS) == METHODS and all(callable(f) for f in OPTIMIZERS.values())
+
+
+def test_stylize_runs_the_coarse_stage_and_every_frame_is_full_size(tiny, tmp_path):
+    from helpers.optimize import stylize
+
+    result = stylize(CONTENT, STYLE, size=FINAL, settings=tiny, frames_every=1, progress=False)
+    assert result.stopped is None
+    assert result.settings["stages"] == [(COARSE, 2), (FINAL, 3)]
+    assert [h["shape"] for h in result.history] == [COARSE] * 2 + [FINAL] * 3
+    assert [h["evaluation"] for h in result.history] == [1, 2, 3, 4, 5]
+    assert result.image.shape == (*FINAL, 3) and result.image.dtype == np.uint8
+    assert [n for n, _ in result.frames] == [1, 2, 3, 4, 5]
+    assert all(frame.shape == (*FINAL, 3) and frame.dtype == np.uint8 for _, frame in result.frames)
+    with Image.open(result.save_gif(tmp_path / "run.gif")) as gif:
+        assert gif.size == (FINAL[1], FINAL[0]) and gif.n_frames >= 2
+        for index in range(gif.n_frames):  # every frame covers the whole canvas: nothing cropped
+            gif.seek(index)
+            assert gif.convert("RGB").size == (FINAL[1], FINAL[0])
+
+
+def test_coarse_stage_weights_are_rescaled_by_the_pixel_ratio(tiny):
+    from helpers.optimize import build_problems, plan, run_stages
+
+    tiny = tiny.replace(init="noise")  # from the content image, the content loss would start at 0
+    stages = plan(CONTENT, size=FINAL, settings=tiny)
+    problems = build_problems(CONTENT, STYLE, stages=stages, settings=tiny)
+    seen = []
+    run_stages(problems, stages=stages, settings=tiny, progress=False, callback=lambda p: seen.append(p.record))
+    coarse, final = problems
+    # the first record of each stage is the weighted loss of its start image: recompute it unweighted
+    x = coarse.initial_image("noise", seed=0)
+    _, _, parts = coarse.evaluator(tiny)(x)
+    assert seen[0]["content"] == pytest.approx(4.0 * float(parts["content"]), rel=1e-5)
+    assert seen[0]["tv"] == pytest.approx(4.0 * float(parts["tv"]), rel=1e-5)
+    assert seen[0]["style/block1_conv2"] == pytest.approx(float(parts["style/block1_conv2"]), rel=1e-5)
+    assert len(seen) == 5 and final.shape == FINAL
+
+
+def test_a_stop_in_the_coarse_stage_still_returns_the_final_size(tiny):
+    from helpers.optimize import stylize
+
+    result = stylize(CONTENT, STYLE, size=FINAL, settings=tiny, progress=False, callback=lambda p: True)
+    assert "callback" in result.stopped and len(result.history) == 1
+    assert result.image.shape == (*FINAL, 3) and result.settings["stages"] == [(COARSE, 1)]
+
+
+def test_problems_are_built_once_and_shared(tiny):
+    from helpers.problem import CACHE, get_problem
+
+    CACHE.clear()
+    builds = CACHE.builds
+    a = get_problem(CONTENT, STYLE, size=FINAL, settings=tiny)
+    b = get_problem(str(CONTENT), STYLE, size=FINAL, settings=tiny.replace(style_weight=1e6, method="adam"))
+    assert a is b and CACHE.builds == builds + 1  # weights and method are not part of a problem
+    c = get_problem(CONTENT, STYLE, size=FINAL, settings=tiny.replace(style_layers=("block1_conv2",)))
+    assert c is not a and CACHE.builds == builds + 2
+    rgb = np.asarray(Image.open(CONTENT).convert("RGB"))
+    assert get_problem(rgb, STYLE, size=FINAL, settings=tiny) is get_problem(rgb.copy(), STYLE, size=FINAL,
+                                                                                settings=tiny)
+
+
+def test_the_command_builds_each_problem_once_and_runs_what_it_announced(tiny, tmp_path, capsys):
+    from helpers import stylize
+    from helpers.problem import CACHE
+
+    CACHE.clear()
+    builds = CACHE.builds
+    out = tmp_path / "out.png"
+    status = stylize.main([str(CONTENT), str(STYLE), "--size", "86", "--iterations", "3", "--coarse-iterations", "2",
+                           "--precision", "float32", "--save-every", "1", "--output", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+    assert CACHE.builds == builds + 2  # the coarse and the final problem, each once (timing reused the final one)
+    assert "64 x 86 px, float32, lbfgs: 2 evaluations at 32 x 43 px, then 3 at 64 x 86 px;" in printed
+    with Image.open(out.with_suffix(".gif")) as gif:
+        assert gif.size == (86, 64) and gif.n_frames >= 2
+
+
+def test_delivered_loss_is_the_loss_of_the_8_bit_picture(tiny):
+    import tensorflow as tf
+
+    from helpers import images as im
+    from helpers.problem import get_problem
+
+    problem = get_problem(CONTENT, STYLE, size=FINAL, settings=tiny)
+    x = problem.initial_image("noise", seed=1) * 1.3 + 0.37  # off the 8-bit grid, some pixels out of range
+    rgb = im.deprocess(x)
+    expected = float(problem.evaluator(tiny)(tf.constant(im.preprocess(rgb)[None]))[0])
+    assert problem.delivered_loss(x, settings=tiny) == expected
+    assert problem.delivered_loss(rgb, settings=tiny) == expected
+    assert float(problem.evaluator(tiny)(tf.constant(x))[0]) != expected  # the float image is another picture
+    with pytest.raises(ValueError, match="px"):
+        problem.delivered_loss(rgb[:40], settings=tiny)

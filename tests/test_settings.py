@@ -1,0 +1,134 @@
+"""helpers.settings: the choices, Settings' validation, the stage plan and the size rule (no TensorFlow)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import settings as st
+from helpers.settings import Settings, plan_stages
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_settings_and_the_command_line_need_no_tensorflow():
+    # a fresh process: this one may have imported TensorFlow for other tests
+    code = ("import sys; import helpers.settings, helpers.stylize as s; p = s.build_parser(); "
+            "a = p.parse_args(['--size', '64']); s.settings_from_args(a); "
+            "print(sorted(m for m in ('tensorflow', 'keras', 'scipy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_defaults_are_resolved_once_from_the_normalization():
+    s = Settings()
+    assert s.weights == st.DEFAULT_WEIGHTS["gatys"]
+    assert s.layer_weights == {layer: pytest.approx(0.2) for layer in st.STYLE_LAYERS}
+    assert sum(s.layer_weights.values()) == pytest.approx(1.0)
+    post = Settings(normalization="original", style_weight=7.0)
+    assert post.weights == {"content": 0.025, "style": 7.0, "tv": 1.0}
+    # replace() resolves again: the given style weight is kept, the others follow the normalization
+    assert post.replace(normalization="gatys").weights == {"content": 1.0, "style": 7.0, "tv": 1.0}
+
+
+def test_settings_are_immutable_and_replace_validates():
+    s = Settings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.iterations = 5
+    t = s.replace(iterations=5, method="adam")
+    assert (t.iterations, t.method, s.iterations, s.method) == (5, "adam", 100, "lbfgs")
+    with pytest.raises(ValueError, match="^method must be one of"):
+        s.replace(method="sgd")
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"method": "sgd"}, "method"),
+    ({"init": "photo"}, "init"),
+    ({"normalization": "bogus"}, "normalization"),
+    ({"precision": "float16"}, "precision"),
+    ({"style_fit": "crop"}, "style_fit"),
+    ({"content_layer": "conv4_2"}, "content_layer"),
+    ({"style_layers": ("block1_conv2", "block9_conv1")}, "style_layers"),
+    ({"style_layers": "block1_conv2"}, "style_layers"),
+    ({"style_layers": ("block1_conv2", "block1_conv2")}, "style_layers"),
+    ({"iterations": 0}, "iterations"),
+    ({"iterations": 2.5}, "iterations"),
+    ({"seed": "1"}, "seed"),
+    ({"style_weight": -1.0}, "style_weight"),
+    ({"tv_weight": float("nan")}, "tv_weight"),
+    ({"content_weight": 1e300}, "content_weight"),
+    ({"style_layer_weights": (1.0, 2.0)}, "style_layer_weights"),
+    ({"style_layer_weights": {"block5_conv1": 1.0}}, "style_layer_weights"),
+    ({"coarse_to_fine": ((1.5, 10),)}, "coarse_to_fine"),
+    ({"coarse_to_fine": (0.5,)}, "coarse_to_fine"),
+    ({"style_scale": 0}, "style_scale"),
+    ({"learning_rate": -1}, "learning_rate"),
+])
+def test_bad_values_are_one_line_naming_the_field(changes, field):
+    with pytest.raises(ValueError) as error:
+        Settings(**changes)
+    message = str(error.value)
+    assert field in message and "\n" not in message
+
+
+def test_style_layer_weights_by_order_or_by_name():
+    layers = ("block1_conv2", "block3_conv3")
+    by_order = Settings(style_layers=layers, style_layer_weights=(0.75, 0.25))
+    by_name = Settings(style_layers=layers, style_layer_weights={"block3_conv3": 0.25, "block1_conv2": 0.75})
+    assert by_order.layer_weights == by_name.layer_weights == {"block1_conv2": 0.75, "block3_conv3": 0.25}
+    assert by_name.style_layer_weights == (0.75, 0.25)  # stored as a tuple, immutable
+    texture = Settings(content_layer=None, style_layers=layers)
+    assert texture.layer_weights == st.equal_layer_weights(layers) == {"block1_conv2": 0.5, "block3_conv3": 0.5}
+
+
+def test_weights_at_another_size_scale_content_and_tv_by_the_pixel_ratio():
+    weights = {"content": 2.0, "style": 1e4, "tv": 0.5}
+    ratio = st.pixel_ratio((144, 192), (384, 512))
+    assert ratio == pytest.approx(144 * 192 / (384 * 512))
+    scaled = st.weights_at_size(weights, pixel_ratio=ratio)
+    assert scaled == pytest.approx({"content": 2.0 * ratio, "style": 1e4, "tv": 0.5 * ratio})
+    assert weights == {"content": 2.0, "style": 1e4, "tv": 0.5}  # not modified in place
+    s = Settings(content_weight=2.0, style_weight=1e4, tv_weight=0.5).rescaled(pixel_ratio=4.0)
+    assert s.weights == {"content": 8.0, "style": 1e4, "tv": 2.0}
+
+
+# --- the stage plan ---------------------------------------------------------------------------
+
+
+def test_plan_keeps_a_coarse_stage_that_fits():
+    stages = plan_stages(final_shape=(384, 512), iterations=100, coarse_to_fine=st.DEFAULT_COARSE_TO_FINE)
+    assert [(s.shape, s.scale, s.iterations) for s in stages] == [((192, 256), 0.5, 100), ((384, 512), 1.0, 100)]
+    assert stages[0].pixel_ratio == 4.0 and stages[1].pixel_ratio == 1.0
+
+
+@pytest.mark.parametrize("final_shape", [(48, 64), (62, 80), (60, 90)])
+def test_plan_drops_a_stage_too_small_for_vgg16(final_shape):
+    # half of 48 x 64 is 24 x 32: under VGG16's 32 px minimum, so only the full size runs
+    stages = plan_stages(final_shape=final_shape, iterations=7, coarse_to_fine=((0.5, 100),))
+    assert [(s.shape, s.iterations) for s in stages] == [(final_shape, 7)]
+
+
+def test_plan_keeps_a_stage_of_exactly_the_minimum_and_drops_empty_stages():
+    stages = plan_stages(final_shape=(64, 86), iterations=3, coarse_to_fine=((0.5, 2), (0.75, 0)))
+    assert [(s.shape, s.iterations) for s in stages] == [((32, 43), 2), ((64, 86), 3)]
+
+
+@pytest.mark.parametrize("size, expected", [
+    (64, "3 evaluations at 48 x 64 px"),
+    (512, "100 evaluations at 192 x 256 px, then 3 at 384 x 512 px"),
+])
+def test_the_command_announces_the_planned_stages(size, expected):
+    from helpers import stylize
+
+    args = stylize.build_parser().parse_args([str(REPO / "images/content/tuebingen.jpg"), "--size", str(size),
+                                              "--iterations", "3"])
+    settings = stylize.settings_from_args(args)
+    shape = (48, 64) if size == 64 else (384, 512)  # the photo is 1024 x 768
+    assert stylize.describe_plan(plan_stages(final_shape=shape, iterations=settings.iterations,
+                                             coarse_to_fine=settings.coarse_to_fine)) == expected
