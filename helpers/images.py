@@ -238,29 +238,3 @@ def save_image(image, path, overwrite: bool = True) -> Path:
         a = np.clip(np.round(a), 0, 255).astype(np.uint8)
     Image.fromarray(a).save(path, quality=95) if path.suffix.lower() != ".png" else Image.fromarray(a).save(path)
     return path
-
-
-def show_images(images, titles=None, ncols: int | None = None, size: float = 4.0, suptitle: str | None = None):
-    """Show images in a row (or a grid with `ncols` columns), each with an optional title.
-
-    images: RGB arrays (uint8, or float 0..255) of any sizes. Returns nothing, so a
-    notebook cell ending with this call does not show the figure a second time.
-    """
-    import matplotlib.pyplot as plt
-
-    images = list(images)
-    titles = list(titles) if titles is not None else [None] * len(images)
-    ncols = ncols or len(images)
-    nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, title in zip(axes.flat, images, titles):
-        a = np.asarray(img)
-        ax.imshow(a if a.dtype == np.uint8 else np.clip(a, 0, 255).astype(np.uint8))
-        if title:
-            ax.set_title(title)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    plt.show()

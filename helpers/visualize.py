@@ -1,4 +1,6 @@
-"""Looking inside networks: feature-map grids, filter pictures by gradient ascent, small plots.
+"""Looking inside networks, without figures: the most active channels, filter pictures by
+gradient ascent, a model's layer table; and two notebook utilities (a Markdown table, a
+Keras progress bar). The figures that show these are in `helpers.plots`.
 
 Feature maps are arrays of shape (h, w, c) or (1, h, w, c): the output of one layer,
 c channels on an h x w grid, values >= 0 after the ReLU. Images are uint8 RGB
@@ -6,8 +8,6 @@ c channels on an h x w grid, values >= 0 after the ReLU. Images are uint8 RGB
 input (see `helpers.images.preprocess`).
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -33,85 +33,6 @@ def top_channels(features, k: int = 8) -> np.ndarray:
     """
     means = _hwc(features).mean(axis=(0, 1))
     return np.argsort(-means, kind="stable")[:k]
-
-
-def show_feature_maps(maps: dict, image=None, k: int = 6, size: float = 1.9, names: dict | None = None):
-    """One row per layer: the input image, then the `k` most active channels of that layer.
-
-    maps: {layer name: feature map (1, h, w, c)}, in network order.
-    image: uint8 RGB shown at the start of every row (optional).
-    names: {layer name: extra label}, e.g. helpers.model.PAPER_NAMES.
-    Each channel is scaled by its own maximum: dark = 0, bright = that channel's peak.
-    """
-    import matplotlib.pyplot as plt
-
-    extra = 1 if image is not None else 0
-    fig, axes = plt.subplots(len(maps), k + extra, figsize=(size * (k + extra), size * len(maps)), squeeze=False)
-    for row, (layer, f) in zip(axes, maps.items()):
-        a = _hwc(f)
-        for ax in row:
-            ax.set_xticks([])
-            ax.set_yticks([])
-        if image is not None:
-            row[0].imshow(image)
-        for ax, ch in zip(row[extra:], top_channels(a, k)):
-            ax.imshow(a[..., ch], cmap="magma", vmin=0, vmax=max(float(a[..., ch].max()), 1e-6))
-            ax.set_title(f"channel {ch}", fontsize=9)
-        label = f"{layer}" + (f"\n= {names[layer]}" if names and layer in names else "")
-        row[0].set_ylabel(f"{label}\n{a.shape[0]}×{a.shape[1]}×{a.shape[2]}", fontsize=9)
-    fig.tight_layout()
-    plt.show()
-
-
-def show_kernels(kernel, ncols: int = 16, size: float = 0.55, bgr: bool = True):
-    """The 3x3 colour filters of a first layer as tiny pictures: kernel (3, 3, 3, n), HWIO.
-
-    Each filter is scaled so that 0 is mid-grey and its largest |weight| is black or
-    white in some channel. VGG16 reads BGR images, so its first kernel's input axis is
-    BGR; bgr=True flips it to RGB for display.
-    """
-    import matplotlib.pyplot as plt
-
-    k = np.asarray(kernel, dtype=np.float32)
-    if bgr:
-        k = k[:, :, ::-1, :]
-    n = k.shape[-1]
-    rows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(rows, ncols, figsize=(size * ncols, size * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, ax in enumerate(axes.flat[:n]):
-        f = k[..., i]
-        ax.imshow(0.5 + 0.5 * f / max(float(np.abs(f).max()), 1e-12), interpolation="nearest")
-    fig.tight_layout(pad=0.2)
-    plt.show()
-
-
-def show_rows(rows: dict, size: float = 2.0, autocontrast: bool = False):
-    """A grid of pictures with one labelled row per key: {row label: [(title, uint8 RGB image), ...]}.
-
-    autocontrast: stretch each picture's colours to the full 0..255 range for display
-    (ignoring the darkest and brightest 0.5 % of pixels).
-    """
-    import matplotlib.pyplot as plt
-    from PIL import Image, ImageOps
-
-    ncols = max(len(r) for r in rows.values())
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(size * ncols, size * len(rows)), squeeze=False)
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_frame_on(False)
-    for axrow, (label, items) in zip(axes, rows.items()):
-        axrow[0].set_ylabel(label, fontsize=9)
-        for ax, (title, img) in zip(axrow, items):
-            a = np.asarray(img, dtype=np.uint8)
-            if autocontrast:
-                a = np.asarray(ImageOps.autocontrast(Image.fromarray(a), cutoff=0.5))
-            ax.imshow(a)
-            ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    plt.show()
 
 
 # --- what one filter responds to: gradient ascent on the input ----------------------------
@@ -196,56 +117,7 @@ def visualize_filter(layer: str, channel: int, size: int = 128, steps: int = 40,
     return im.deprocess(image), activations
 
 
-# --- small plots and tables --------------------------------------------------------------
-
-
-def plot_curves(curves: dict, xlabel: str = "epoch", ylabel: str = "loss", title: str | None = None,
-                log: bool = False, hline: tuple[float, str] | None = None, size=(6.0, 3.5)):
-    """Line plot of named curves, x = 1, 2, 3, ...: {label: sequence of values}.
-
-    hline: (value, label) draws a dashed reference line (e.g. the loss of guessing).
-    """
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=size)
-    for label, values in curves.items():
-        ax.plot(np.arange(1, len(values) + 1), values, marker="o" if len(values) <= 30 else None, ms=3, label=label)
-    if hline is not None:
-        ax.axhline(hline[0], color="grey", ls="--", lw=1, label=hline[1])
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    plt.show()
-
-
-def show_predictions(images, labels, probabilities, class_names, ncols: int = 8, size: float = 1.6):
-    """Pictures with the predicted class and its probability; green if right, red (with the truth) if wrong.
-
-    images: (n, h, w, 3) floats 0..1 or uint8. labels: (n,) true class indices.
-    probabilities: (n, classes), rows summing to 1.
-    """
-    import matplotlib.pyplot as plt
-
-    images, probabilities = np.asarray(images), np.asarray(probabilities)
-    n = len(images)
-    rows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(rows, ncols, figsize=(size * ncols, size * rows * 1.15), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, label, p in zip(axes.flat, images, labels, probabilities):
-        guess = int(np.argmax(p))
-        right = guess == int(label)
-        ax.imshow(img)
-        ax.set_title(f"{class_names[guess]} {p[guess]:.0%}" + ("" if right else f"\n(is a {class_names[int(label)]})"),
-                     fontsize=9, color="tab:green" if right else "tab:red")
-    fig.tight_layout()
-    plt.show()
+# --- tables and progress --------------------------------------------------------------
 
 
 def layer_table(model, input_shape, names: dict | None = None) -> list[dict]:

@@ -127,44 +127,11 @@ def thumbnail(rgb, longest: int) -> np.ndarray:
 
 
 def loss_plot_png(history: list, title: str = "") -> bytes:
-    """PNG of one run's weighted losses (total, content, style and each style layer, TV), log scale.
+    """PNG of one run's weighted losses, with the paper's layer names: see helpers.plots.loss_plot_png
+    (drawn without pyplot, so safe in the explorer's background thread)."""
+    from helpers import plots
 
-    Drawn on a bare matplotlib Figure (not pyplot): safe in the background thread and
-    never shown twice by the notebook's inline backend.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    fig = Figure(figsize=(4.8, 2.8), dpi=80)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    if history:
-        x = [h["evaluation"] for h in history]
-        ax.plot(x, [h["total"] for h in history], color="black", lw=2, label="total")
-        if "content" in history[0]:
-            ax.plot(x, [h["content"] for h in history], color="tab:blue", lw=1.5, label="content")
-        style_keys = [k for k in history[0] if k.startswith("style/")]
-        if style_keys:
-            ax.plot(x, [sum(h[k] for k in style_keys) for h in history], color="tab:orange", lw=1.5, label="style")
-            shades = [(1.0, 0.5 + 0.4 * i / max(1, len(style_keys) - 1), 0.1) for i in range(len(style_keys))]
-            for key, shade in zip(style_keys, shades):
-                ax.plot(x, [h[key] for h in history], color=shade, lw=0.8, ls="--",
-                        label=PAPER_NAMES.get(key[6:], key[6:]))
-        if "tv" in history[0]:
-            ax.plot(x, [h["tv"] for h in history], color="tab:green", lw=1.2, label="TV")
-        ax.set_yscale("log")
-        ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("evaluation", fontsize=8)
-    ax.set_ylabel("weighted loss", fontsize=8)
-    ax.tick_params(labelsize=7)
-    if title:
-        ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return plots.loss_plot_png(history, title=title, names=PAPER_NAMES)
 
 
 def _slug(text: str) -> str:

@@ -1,9 +1,8 @@
-"""helpers.visualize: feature-map grids, filter pictures by gradient ascent, plots and tables."""
+"""helpers.visualize: the most active channels, filter pictures by gradient ascent, tables, a progress bar.
+
+(Its figures are in helpers.plots; tests/test_plots.py draws them.)
+"""
 from __future__ import annotations
-
-import matplotlib
-
-matplotlib.use("Agg")  # no windows; plt.show() does nothing
 
 import numpy as np
 import pytest
@@ -43,18 +42,6 @@ def test_layer_table_shapes_and_parameters():
     rows = vis.layer_table(model, (8, 6, 3), names={"c": "conv1_1"})
     assert rows == [{"layer": "c", "paper": "conv1_1", "output": (8, 6, 4), "parameters": 3 * 3 * 3 * 4 + 4},
                     {"layer": "p", "paper": "", "output": (4, 3, 4), "parameters": 0}]
-
-
-def test_plots_run_without_a_display():
-    rng = np.random.default_rng(0)
-    vis.plot_curves({"train": [1.1, 0.5, 0.2], "validation": [1.1, 0.7, 0.4]}, hline=(np.log(3), "guessing"), log=True)
-    p = rng.dirichlet(np.ones(3), size=5)
-    vis.show_predictions(rng.uniform(size=(5, 8, 8, 3)), [0, 1, 2, 0, 1], p, ["a", "b", "c"], ncols=3)
-    vis.show_feature_maps({"block1_conv1": feature_map()}, image=np.zeros((6, 5, 3), np.uint8), k=2,
-                          names={"block1_conv1": "conv1_1"})
-    vis.show_kernels(rng.normal(size=(3, 3, 3, 5)), ncols=4)
-    vis.show_rows({"row": [("x", np.zeros((4, 4, 3), np.uint8)), ("y", np.full((4, 4, 3), 9, np.uint8))]},
-                  autocontrast=True)
 
 
 def test_epoch_bar_follows_training():
