@@ -310,6 +310,13 @@ def encode_image(image, *, suffix: str) -> bytes:
     return buf.getvalue()
 
 
+def _encode_for(image, path: Path) -> bytes:
+    try:
+        return encode_image(image, suffix=path.suffix)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from None
+
+
 def save_image(image, path, *, overwrite: bool = True) -> Path:
     """Save an RGB image (uint8, or float 0..255) as PNG or JPEG (chosen by the suffix); return the path.
 
@@ -319,10 +326,7 @@ def save_image(image, path, *, overwrite: bool = True) -> Path:
     Creates the parent folder. Every failure is a one-line ImageError with the true cause.
     """
     path = Path(path)
-    try:
-        data = encode_image(image, suffix=path.suffix)
-    except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from None
+    data = _encode_for(image, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
@@ -340,10 +344,7 @@ def save_image_or_rescue(image, path, *, overwrite: bool) -> tuple[Path, str | N
     when the rescue fails too. For results that took minutes to compute.
     """
     path = Path(path)
-    try:
-        data = encode_image(image, suffix=path.suffix)
-    except ImageError as exc:
-        raise ImageError(f"{path}: {exc}") from None
+    data = _encode_for(image, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:

@@ -207,17 +207,10 @@ def test_a_failed_fsync_or_an_interrupt_also_cleans_up(tmp_path, monkeypatch):
     assert not path.exists() and temp_files(tmp_path) == []
 
 
-def test_a_failed_save_is_rescued_into_a_temporary_folder(tmp_path, monkeypatch):
+def test_a_failed_save_is_rescued_into_a_temporary_folder(tmp_path, read_only_folder, monkeypatch):
     target = tmp_path / "readonly" / "out.png"
     target.parent.mkdir()
-    real_open = os.open
-
-    def read_only_folder(path, flags, *args, **kwargs):
-        if Path(path).parent == target.parent:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", read_only_folder)
+    read_only_folder(target.parent)
     saved, note = files.save_or_rescue(target, lambda f: f.write(b"minutes of work"), overwrite=False)
     monkeypatch.undo()
     assert saved != target and saved.name == "out.png" and saved.parent.name.startswith(files.RESCUE_PREFIX)

@@ -489,19 +489,9 @@ def test_save_is_atomic_a_full_disk_keeps_the_old_picture(tmp_path, monkeypatch)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(files.TEMP_PREFIX)]
 
 
-def test_save_or_rescue_keeps_the_picture_when_the_folder_is_unwritable(tmp_path, monkeypatch):
-    import errno
-    import os
-
+def test_save_or_rescue_keeps_the_picture_when_the_folder_is_unwritable(tmp_path, read_only_folder, monkeypatch):
     target = tmp_path / "out" / "result.png"
-    real_open = os.open
-
-    def read_only(path, flags, *args, **kwargs):
-        if Path(path).parent == target.parent:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
-        return real_open(path, flags, *args, **kwargs)
-
-    monkeypatch.setattr(os, "open", read_only)
+    read_only_folder(target.parent)
     a = noise(40, 50, seed=4)
     saved, note = images.save_image_or_rescue(a, target, overwrite=False)
     monkeypatch.undo()
