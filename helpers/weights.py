@@ -214,8 +214,11 @@ def build_from_mirror(dest: Path | None = None) -> Path:
     try:
         write_h5(layers, dest)
     except OSError as exc:
-        raise WeightsError(f"cannot write the weights: {describe_os_error(exc, exc.filename or dest)}; "
-                           f"set KERAS_HOME to a writable folder (the weights go into $KERAS_HOME/models)") from None
+        # Name the folder, not the temporary file; mkdir's "exists" means a file took the folder's name.
+        cause = f"{dest.parent}: is a file, not a folder" if isinstance(exc, FileExistsError) \
+            else describe_os_error(exc, dest.parent)
+        raise WeightsError(f"cannot write the weights: {cause}; set KERAS_HOME to a writable folder "
+                           f"(the weights go into $KERAS_HOME/models)") from None
     problem = check(dest)
     if problem:
         dest.unlink(missing_ok=True)

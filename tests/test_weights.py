@@ -238,6 +238,7 @@ def test_a_cache_folder_that_is_a_file_says_the_way_out(tmp_path, monkeypatch, w
         weights.vgg16_weights_path(download=False)
     message = str(info.value)
     assert "set KERAS_HOME to a writable folder" in message and "\n" not in message
+    assert ("models: is a file, not a folder" if what == "models is a file" else "is a file, not a folder") in message
 
 
 @pytest.mark.parametrize("code, words", [(30, "read-only file system"), (28, "no space left")])  # EROFS, ENOSPC
