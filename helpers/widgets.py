@@ -25,19 +25,17 @@ import hashlib
 import html
 import io
 import math
-import re
 import threading
 import time
 import traceback
-import warnings
-from datetime import datetime
 from pathlib import Path
 
 import ipywidgets as w
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from helpers import images as im
+from helpers.files import unique_name
 from helpers.model import PAPER_NAMES
 from helpers.notebook import CONTENT_IMAGES, REPO, STYLE_IMAGES, fast
 from helpers.optimizers import run as optimize_run
@@ -80,24 +78,13 @@ def uploaded_files(value) -> list[tuple[str, bytes]]:
 
 
 def decode_upload(name: str, data: bytes) -> np.ndarray:
-    """An uploaded file as a float32 RGB array, or an ImageError whose message is one line."""
-    if not data:
-        raise im.ImageError(f"{name}: the file is empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            img.load()
-    except UnidentifiedImageError:
-        raise im.ImageError(f"{name}: not an image (Pillow cannot read this file's format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise im.ImageError(f"{name}: too many pixels; refusing it as a possible decompression bomb") from None
-    except Exception as exc:  # truncated or corrupt data
-        raise im.ImageError(f"{name}: damaged image data ({one_line(exc)})") from None
-    if min(img.size) < im.MIN_SIDE:
-        raise im.ImageError(f"{name}: {img.size[0]}x{img.size[1]} px is too small; VGG16 needs at least "
-                            f"{im.MIN_SIDE} px on each side")
-    return im.load_image(img, max_size=MAX_UPLOAD_SIDE if max(img.size) > MAX_UPLOAD_SIDE else None)
+    """An uploaded file as a float32 RGB array, or an ImageError whose message is one line.
+
+    Decoded and checked exactly as `helpers.images.load_image` does a file; very large
+    uploads are shrunk to MAX_UPLOAD_SIDE on arrival.
+    """
+    img = im.decode_image(data, name=name)
+    return im.load_image(img, max_size=MAX_UPLOAD_SIDE if max(img.size) > MAX_UPLOAD_SIDE else None, name=name)
 
 
 def one_line(exc: BaseException) -> str:
@@ -132,10 +119,6 @@ def loss_plot_png(history: list, title: str = "") -> bytes:
     from helpers import plots
 
     return plots.loss_plot_png(history, title=title, names=PAPER_NAMES)
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "image"
 
 
 def _short(value: float) -> str:
@@ -531,7 +514,7 @@ class Explorer:
         if full:  # keep the balance chosen in the preview (see helpers.settings.weights_at_size)
             scale = pixel_ratio(self._fit(settings["content"], settings["size"]), self._fit(settings["content"], size))
             run_settings = run_settings.rescaled(pixel_ratio=scale)
-        what = f"{self._name(settings['content'])} \u00d7 {self._name(settings['style'])} at {size} px"
+        what = f"{html.escape(self._name(settings['content']))} \u00d7 {html.escape(self._name(settings['style']))} at {size} px"
         if CACHE.key(**self._problem_args(settings, size)) in CACHE:
             self.status.value = f"{what}: reusing the cached targets and compiled loss\u2026"
         else:
@@ -559,9 +542,9 @@ class Explorer:
             self._seconds_per_evaluation[tuple(problem.shape)] = result.seconds / evaluations
         path = None
         if full:
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            path = self.output_dir / f"{_slug(self._name(settings['content']))}_{_slug(self._name(settings['style']))}_{stamp}.png"
-            im.save_image(result.image, path)
+            # A unique name, created exclusively: renders by other users of a shared outputs/ never collide.
+            name = unique_name(f"{self._name(settings['content'])}_{self._name(settings['style'])}", ".png")
+            path = im.save_image(result.image, self.output_dir / name, overwrite=False)
         entry = GalleryEntry(settings, result.image, result.history, result.seconds, evaluations, full, scale, path,
                              result.stopped)
         self.loss_plot.value = loss_plot_png(result.history, self._title(entry))

@@ -1,7 +1,9 @@
 """Shared fixtures: the genuine VGG16 weights (built offline) and one VGG16 model per session."""
 from __future__ import annotations
 
+import errno
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 
@@ -37,3 +39,23 @@ def vgg16_model(weights_path):
     import keras
 
     return keras.applications.VGG16(weights=str(weights_path), include_top=False, input_shape=(None, None, 3))
+
+
+@pytest.fixture
+def read_only_folder(monkeypatch):
+    """make(folder): creating a file directly in `folder` fails with EROFS, as on a read-only disk.
+
+    Root writes anywhere and a read-only mount needs privileges, so os.open is monkeypatched
+    to fail with the errno the system would give; `monkeypatch.undo()` ends it early.
+    """
+    real_open = os.open
+
+    def make(folder):
+        def read_only(path, flags, *args, **kwargs):
+            if Path(path).parent == Path(folder) and flags & os.O_CREAT:
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+            return real_open(path, flags, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", read_only)
+
+    return make

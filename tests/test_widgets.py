@@ -71,6 +71,25 @@ def test_decode_upload_errors_are_one_line():
         assert name in message and words in message and "\n" not in message, message
 
 
+def test_decode_upload_refuses_nan_like_load_image():
+    a = np.full((40, 40), 0.5, dtype=np.float32)
+    a[1, 2] = np.nan
+    buf = io.BytesIO()
+    Image.fromarray(a, mode="F").save(buf, format="TIFF")
+    with pytest.raises(widgets.im.ImageError) as info:
+        widgets.decode_upload("scan.tif", buf.getvalue())
+    assert str(info.value) == "scan.tif: has NaN or infinite pixel values"
+
+
+def test_upload_names_are_escaped_in_html(weights_path, tmp_path):
+    ui = make_explorer(tmp_path)
+    name = "<img src=x onerror=alert(1)>.png"
+    set_upload(ui.style_upload, name, png_bytes(80, 60))
+    assert "&lt;img src=x onerror=alert(1)&gt;.png" in ui.message.value and "<img" not in ui.message.value
+    set_upload(ui.content_upload, "<script>.png", b"not a picture")
+    assert "&lt;script&gt;.png" in ui.message.value and "<script>" not in ui.message.value
+
+
 def test_loss_plot_is_a_png():
     history = [{"evaluation": i, "total": 10.0 / i, "content": 4.0 / i, "style/block1_conv2": 3.0 / i,
                 "style/block2_conv2": 2.0 / i, "tv": 1.0 / i} for i in range(1, 6)]
@@ -193,6 +212,11 @@ def test_render_full_size_saves_and_rescales_the_content_weight(weights_path, tm
     assert entry.path.parent == tmp_path / "outputs" and entry.path.name.startswith("tuebingen_starry_night_")
     assert np.array_equal(np.asarray(Image.open(entry.path)), result.image)
     assert "saved" in ui.status.value and "0.562" in ui.full_note.value
+
+    # The same pair rendered again (another Voila user, one shared outputs/): a new file, nothing overwritten.
+    first = entry.path.read_bytes()
+    assert ui.render_full(block=True) is not None, ui.last_traceback
+    assert ui.runs[0].path != entry.path and ui.runs[0].path.exists() and entry.path.read_bytes() == first
 
 
 @pytest.mark.slow
