@@ -3,6 +3,7 @@
     from helpers.notebook import setup, fast
     setup()                      # prints versions, says what to do on Colab
     SIZE = fast(256, 64)         # 256 normally, 64 when NST_FAST=1 (CI executes every notebook that way)
+    full_mode()                  # True when NST_FULL=1: the few cells with a long version run it
 """
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ MIN_VERSIONS = {"tensorflow": (2, 16), "keras": (3, 0)}
 def fast_mode() -> bool:
     """True when the environment variable NST_FAST is set to 1 (tests and CI)."""
     return os.environ.get("NST_FAST", "") not in ("", "0")
+
+
+def full_mode() -> bool:
+    """True when the environment variable NST_FULL is set to 1: run the long versions (e.g. the post's 512 px replay)."""
+    return os.environ.get("NST_FULL", "") not in ("", "0")
 
 
 def fast(default, fast_value):

@@ -41,9 +41,12 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGES = Path(__file__).resolve().parents[1] / "images"
+REPO = Path(__file__).resolve().parents[1]
+IMAGES = REPO / "images"
 DEFAULT_CONTENT = IMAGES / "content" / "tuebingen.jpg"
 DEFAULT_STYLE = IMAGES / "styles" / "great_wave.jpg"
+# A full 512 px, 10-round replay on the default pictures, committed (python -m helpers.replay_post --json ...).
+COMMITTED_RUN = REPO / "benchmarks" / "results" / "replay_post_512.json"
 
 # The post's numbers: "Current loss value" printed after each of its 10 rounds at 512 x 512 px.
 POST_LOSSES = (8.07324e10, 5.27136e10, 4.3404e10, 3.98068e10, 3.80434e10,
@@ -258,6 +261,21 @@ def format_table(losses, funcalls=None, seconds=None, *, size: int = POST_SIZE) 
     funcalls = funcalls or [None] * n
     seconds = seconds or [None] * n
     return "\n".join(format_row(i + 1, losses[i], funcalls[i], seconds[i], size) for i in range(n))
+
+
+def committed_table(path=COMMITTED_RUN) -> str:
+    """The committed 512 px replay (see COMMITTED_RUN) as text: where and how it ran, then one line per round."""
+    if not Path(path).exists():
+        return (f"no committed replay at {path} yet; make one with\n"
+                f"python -m helpers.replay_post --json {Path(path).relative_to(REPO) if Path(path).is_relative_to(REPO) else path}")
+    record = json.loads(Path(path).read_text())
+    v = record["versions"]
+    rounds = record["rounds"]
+    head = (f"committed replay: {record['content']} as {record['style']}, {record['size']} x {record['size']} px, "
+            f"seed {record['seed']}, on {v['cpu']} ({v['cores']} cores)\n"
+            f"(TensorFlow {v['tensorflow']}, Keras {v['keras']}, SciPy {v['scipy']}, Pillow {v['pillow']})")
+    table = format_table([r["loss"] for r in rounds], [r["funcalls"] for r in rounds], size=record["size"])
+    return head + "\n" + table
 
 
 def replay(content=DEFAULT_CONTENT, style=DEFAULT_STYLE, *, size: int = POST_SIZE, rounds: int = POST_ROUNDS,
