@@ -319,38 +319,17 @@ def _rounds(evaluate, x, rounds: int, size: int, result: Replay, report) -> None
 # --- the command -----------------------------------------------------------------------
 
 
-class UsageError(Exception):
-    """Bad input: reported as one line `error: ...` with exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(f"{message} (see --help)")
-
-
-def _at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is too small; it must be at least {low}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from helpers.cli import Parser, int_at_least
     from helpers.images import MIN_SIDE
 
-    p = _Parser(prog="python -m helpers.replay_post",
+    p = Parser(prog="python -m helpers.replay_post",
                 description="Replay the original Keras post's run (2017) and print its losses beside the post's.")
     p.add_argument("content", nargs="?", type=Path, default=DEFAULT_CONTENT, help="content picture (default tuebingen.jpg)")
     p.add_argument("style", nargs="?", type=Path, default=DEFAULT_STYLE, help="style picture (default great_wave.jpg)")
-    p.add_argument("--size", type=_at_least(MIN_SIDE), default=POST_SIZE,
+    p.add_argument("--size", type=int_at_least(MIN_SIDE), default=POST_SIZE,
                    help=f"side of the square both pictures are squashed to (default {POST_SIZE}, the post's)")
-    p.add_argument("--rounds", type=_at_least(1), default=POST_ROUNDS,
+    p.add_argument("--rounds", type=int_at_least(1), default=POST_ROUNDS,
                    help=f"calls of fmin_l_bfgs_b(maxfun={MAXFUN}) (default {POST_ROUNDS}, the post's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the uniform-noise start (default 0)")
     p.add_argument("--output", type=Path, default=None, help="also save the final picture (.png/.jpg; never overwrites)")
@@ -359,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def check_args(args) -> None:
-    """Everything that can be checked without TensorFlow; raises UsageError."""
+    """Everything that can be checked without TensorFlow; raises helpers.cli.UsageError."""
+    from helpers.cli import UsageError
     from helpers.images import ImageError
 
     for role, path in (("content", args.content), ("style", args.style)):
@@ -381,12 +361,13 @@ def check_args(args) -> None:
 def main(argv=None) -> int:
     """`python -m helpers.replay_post`; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
+    from helpers.cli import UsageError, fail
+
     try:
         args = build_parser().parse_args(argv)
         check_args(args)
     except UsageError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
-        return 2
+        return fail(exc)
     print(f"replaying the post: {args.content.name} as {args.style.name}, {args.size} x {args.size} px, "
           f"{args.rounds} x fmin_l_bfgs_b(maxfun={MAXFUN}), float32, seed {args.seed}", flush=True)
     start = time.perf_counter()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from helpers import replay_post
-from helpers.images import IMAGENET_BGR_MEANS, load_image, preprocess
+from helpers.images import load_image, preprocess
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = 64  # px: a tiny config, not the post's 512
@@ -129,10 +129,24 @@ def test_bad_input_exits_2_with_one_line_before_tensorflow(tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["tensorflow"] is False
-    for argv, (status, stderr) in zip(cases, report["results"]):
+    for argv, (status, stderr) in zip(cases, report["results"], strict=True):
         assert status == 2, argv
         lines = stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), (argv, stderr)
     messages = [stderr for _, stderr in report["results"]]
     assert "no such file" in messages[0] and "not an image" in messages[1] and "too small" in messages[2]
     assert "already exists" in messages[6]
+
+
+def test_command_writes_a_table_that_committed_table_reads(weights_path, tmp_path, capsys):
+    """One tiny round (40 px) through the command, in this process; then the JSON read back as a table."""
+    table = tmp_path / "replay.json"
+    picture = tmp_path / "replay.png"
+    assert replay_post.main(["--size", "40", "--rounds", "1", "--json", str(table), "--output", str(picture)]) == 0
+    out = capsys.readouterr().out
+    assert "round  1: loss" in out and f"wrote {table}" in out and picture.exists()
+    record = json.loads(table.read_text())
+    assert record["size"] == 40 and len(record["rounds"]) == 1 and record["versions"]["tensorflow"]
+    text = replay_post.committed_table(table)
+    assert "40 x 40 px" in text and "round  1: loss" in text and "TensorFlow" in text
+    assert "no committed replay" in replay_post.committed_table(tmp_path / "missing.json")
