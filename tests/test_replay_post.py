@@ -63,21 +63,19 @@ def test_loss_equals_helpers_losses_original_normalization(tiny_loss):
     x = replay_post.start_noise(TINY, seed=1).astype(np.float32)
     # helpers.losses gets the very same (quirkily preprocessed) arrays: only the code differs.
     extractor = FeatureExtractor([replay_post.CONTENT_LAYER] + replay_post.FEATURE_LAYERS)
-    targets = extractor(tf.constant(style))
-    weights = {"content": 0.025, "style": 5.0, "tv": 1.0}
-    expected, _ = losses.total_loss(
-        tf.constant(x), extractor(tf.constant(x)),
-        (replay_post.CONTENT_LAYER, extractor(tf.constant(content))[replay_post.CONTENT_LAYER]),
-        {name: losses.gram_matrix(targets[name]) for name in replay_post.FEATURE_LAYERS},
-        weights, normalization="original")
+    features, targets = extractor(tf.constant(x)), extractor(tf.constant(style))
+    photo = extractor(tf.constant(content))[replay_post.CONTENT_LAYER]
+
+    def helpers_loss(normalization):
+        style_terms = [losses.style_loss(losses.gram_matrix(targets[name]), features[name], normalization,
+                                         image_pixels=TINY * TINY) for name in replay_post.FEATURE_LAYERS]
+        return float(0.025 * losses.content_loss(photo, features[replay_post.CONTENT_LAYER])
+                     + 5.0 / 5 * tf.add_n(style_terms) + 1.0 * losses.total_variation_loss(tf.constant(x)))
+
     got, grad = post(x.ravel().astype(np.float64))
-    assert got == pytest.approx(float(expected), rel=1e-6)
+    assert got == pytest.approx(helpers_loss("original"), rel=1e-6)
     assert grad.dtype == np.float64 and grad.shape == (x.size,) and np.abs(grad).max() > 0
-    # a wrong constant would show: Gatys' normalization gives a different number
-    gatys, _ = losses.total_loss(tf.constant(x), extractor(tf.constant(x)), None,
-                                 {name: losses.gram_matrix(targets[name]) for name in replay_post.FEATURE_LAYERS},
-                                 weights, normalization="gatys")
-    assert float(gatys) != pytest.approx(got, rel=1e-2)
+    assert helpers_loss("gatys") != pytest.approx(got, rel=1e-2)  # a wrong constant would show
 
 
 def test_rounds_counted_as_scipy_counts_them_and_loss_decreases(weights_path):
