@@ -3,6 +3,7 @@
     from helpers.notebook import setup, fast
     setup()                      # prints versions, says what to do on Colab
     SIZE = fast(256, 64)         # 256 normally, 64 when NST_FAST=1 (CI executes every notebook that way)
+    full_mode()                  # True when NST_FULL=1: the few cells with a long version run it
 """
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ MIN_VERSIONS = {"tensorflow": (2, 16), "keras": (3, 0)}
 def fast_mode() -> bool:
     """True when the environment variable NST_FAST is set to 1 (tests and CI)."""
     return os.environ.get("NST_FAST", "") not in ("", "0")
+
+
+def full_mode() -> bool:
+    """True when the environment variable NST_FULL is set to 1: run the long versions (e.g. the post's 512 px replay)."""
+    return os.environ.get("NST_FULL", "") not in ("", "0")
 
 
 def fast(default, fast_value):
@@ -88,17 +94,37 @@ def setup(quiet: bool = False) -> None:
 def check(name: str, got, expected, rtol: float = 1e-5, atol: float = 1e-8) -> None:
     """Self-check cell helper: compare a student's result with an independently computed one.
 
-    Prints one line, "PASS" with the largest difference, or raises AssertionError with
-    a "FAIL" line, so a failing check stops "Run all" (and CI) right there. The
-    tolerance is stated in the notebook next to each call.
+    Passes when |got - expected| <= atol + rtol * |expected| for every entry (np.allclose).
+    Prints one line, "PASS" with the relative error it judged, or raises AssertionError with
+    a "FAIL" line, so a failing check stops "Run all" (and CI) right there. The relative error
+    is taken at the entry closest to failing: |got - expected| / |expected| there (the absolute
+    difference instead where atol, not rtol, sets the tolerance, e.g. where expected is 0). The tolerance is stated in the notebook next to
+    each call.
     """
     import numpy as np
 
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
         raise AssertionError(f"FAIL {name}: shape {got.shape}, expected {expected.shape}")
-    diff = float(np.max(np.abs(got - expected))) if got.size else 0.0
-    verdict = f"{name}: max |difference| {diff:.3g} (tolerance rtol={rtol:g}, atol={atol:g})"
+    verdict = f"{name}: {_relative_error(got, expected, rtol, atol)} (tolerance rtol={rtol:g}, atol={atol:g})"
     if not np.allclose(got, expected, rtol=rtol, atol=atol):
         raise AssertionError(f"FAIL {verdict}")
     print(f"PASS {verdict}")
+
+
+def _relative_error(got, expected, rtol: float, atol: float) -> str:
+    """'relative error 3.2e-07' at the entry nearest to failing np.allclose (see `check`)."""
+    import numpy as np
+
+    if got.size == 0:
+        return "relative error 0"
+    diff = np.abs(got - expected)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        closeness = np.where(np.isfinite(diff), diff / (atol + rtol * np.abs(expected)), np.inf)
+    worst = np.unravel_index(np.nanargmax(np.nan_to_num(closeness, nan=np.inf)), diff.shape)
+    d, e = float(diff[worst]), float(expected[worst])
+    if not np.isfinite(d):
+        return f"got {float(got[worst]):g} where {e:.6g} was expected"
+    if e == 0 or atol >= rtol * abs(e):  # there the tolerance is (mostly) the absolute one
+        return f"absolute error {d:.3g} where {e:.3g} was expected"
+    return f"relative error {d / abs(e):.3g}"
