@@ -28,11 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-
-def _flat(features):
-    """(1, H, W, C) or (H, W, C) -> (H*W, C)."""
-    features = tf.convert_to_tensor(features)
-    return tf.reshape(features, (-1, tf.shape(features)[-1]))
+from helpers.losses import gram_matrix
 
 
 def masked_gram(features, mask):
@@ -44,10 +40,8 @@ def masked_gram(features, mask):
         the mask there (the paper's guidance channel), so outside positions add
         nothing and a mask of ones gives `helpers.losses.gram_matrix`.
     """
-    f = _flat(features)
-    m = tf.reshape(tf.cast(mask, f.dtype), (-1, 1))
-    fm = f * m
-    return tf.matmul(fm, fm, transpose_a=True)
+    features = tf.convert_to_tensor(features)
+    return gram_matrix(features * tf.cast(mask, features.dtype)[..., None])
 
 
 def region_positions(mask):
@@ -87,9 +81,9 @@ def regional_style_loss(features, masks, mean_grams):
     With one region covering everything (a mask of ones) this is exactly
     `helpers.losses.style_loss(A * M, features, "gatys")`. An empty region adds nothing.
     """
-    f = _flat(features)
-    n = tf.cast(tf.shape(f)[1], f.dtype)
-    m = tf.cast(tf.shape(f)[0], f.dtype)
+    f = tf.convert_to_tensor(features)
+    n = tf.cast(tf.shape(f)[-1], f.dtype)
+    m = tf.cast(tf.size(f), f.dtype) / n
     losses = []
     for mask, target in zip(masks, mean_grams, strict=True):
         m_r = tf.cast(region_positions(mask), f.dtype)
