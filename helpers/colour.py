@@ -1,5 +1,7 @@
 """Colour control for style transfer (Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017,
-"Controlling Perceptual Factors in Neural Style Transfer", section 5).
+"Controlling Perceptual Factors in Neural Style Transfer", colour control;
+the same two methods as Gatys, Bethge, Hertzmann & Shechtman 2016, "Preserving Color in
+Neural Artistic Style Transfer").
 
 A painting brings its colours along with its brush strokes. Two ways to keep the
 photo's colours, and a simple one to compare them with:
@@ -73,7 +75,7 @@ def grey(y) -> np.ndarray:
 
 def match_luminance(style, *, content) -> np.ndarray:
     """The style image's luminance (Hs, Ws), shifted and scaled to the content's mean and
-    standard deviation (the paper's eq. 8: L_s' = sigma_c / sigma_s (L_s - mu_s) + mu_c).
+    standard deviation, as the paper does: L_s' = sigma_c / sigma_s (L_s - mu_s) + mu_c.
 
     Without this, a dark painting would darken the photo, since luminance-only transfer
     copies the painting's luminance statistics. A flat (constant) style is only shifted.
@@ -128,7 +130,7 @@ def _symmetric_sqrt(cov, inverse: bool = False) -> np.ndarray:
 
 def match_colour(style, *, content, method: str = "cholesky") -> np.ndarray:
     """The style image (Hs, Ws, 3) with its colours mapped so that the mean and covariance
-    of its pixels are the content's (the paper's section 5.2, "colour histogram matching").
+    of its pixels are the content's (the paper's "colour histogram matching").
 
     Each pixel p becomes A (p - mu_s) + mu_c, with A Sigma_s A^T = Sigma_c:
         "cholesky":  A = L_c L_s^-1, with Sigma = L L^T (Cholesky factors);

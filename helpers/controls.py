@@ -2,7 +2,7 @@
 (masked Gram matrices) and several styles at once (blended Gram targets).
 
 Following Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017, "Controlling Perceptual
-Factors in Neural Style Transfer" (section 4, spatial control), written in the
+Factors in Neural Style Transfer" (spatial control: guided Gram matrices), in the
 "gatys" normalization of `helpers.losses.style_loss`, which is the squared distance of
 *per-position* Gram matrices (G / M, "mean Gram"):
 

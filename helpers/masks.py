@@ -1,5 +1,6 @@
-"""Masks that split a picture into regions, each with its own style (spatial control,
-Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017, section 4).
+"""Masks that split a picture into regions, each with its own style (the spatial control of
+Gatys, Ecker, Bethge, Hertzmann & Shechtman 2017, "Controlling Perceptual Factors in
+Neural Style Transfer").
 
 A mask is an image the size of the photo (any size: it is resized). Two forms:
 
