@@ -106,7 +106,7 @@ def files(tmp_path):
     (["--output", "a_file/result.png"], "not a folder"),
     (["--output", "a_file/deeper/result.png"], "not a folder"),
     (["--output", "."], "is a folder"),
-    (["--output", CONTENT, "--overwrite"], "is one of the input pictures"),
+    (["--output", CONTENT, "--overwrite"], "is the same file as the input"),
 ])
 def test_bad_input_is_one_line_and_exit_2(files, capsys, monkeypatch, argv, fragment):
     monkeypatch.chdir(files)
