@@ -158,6 +158,8 @@ def check_pictures(args, settings: Settings) -> None:
         check_size(height, width)
         check_fits(height, width)  # before anything is resized to it
     except ImageError as exc:
+        if not str(exc).startswith(str(args.content)):  # check_size does not know the file
+            exc = ImageError(f"{args.content}: at --size {args.size}, {exc}")
         raise ImageError(f"content picture {exc}", environment=exc.environment) from None
     except SizeError as exc:
         raise SizeError(f"content picture {args.content}: {exc}") from None
