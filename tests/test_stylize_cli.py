@@ -416,3 +416,31 @@ def test_a_signal_mid_run_saves_the_best_picture_and_exits_128_plus_signum(weigh
         assert img.format == "PNG" and img.size == (48, 36)
         img.verify()
     assert not any(noise in stderr for noise in TF_NOISE), stderr
+
+
+def test_weights_unavailable_is_the_machines_fault_exit_1(owned, monkeypatch, capsys):
+    from helpers import weights
+
+    def unavailable(*args, **kwargs):
+        raise weights.WeightsError("no genuine VGG16 ImageNet weights available: download failed. Ways out: ...")
+
+    monkeypatch.setattr(weights, "vgg16_weights_path", unavailable)
+    assert stylize.main(["photo.jpg", str(STYLE), "-o", "out.png"]) == 1
+    assert "no genuine VGG16" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("error, status", [
+    (OSError(28, "No space left on device", "out.png"), 1),
+    (OSError(5, "Input/output error", "out.png"), 1),
+    (OSError(13, "Permission denied", "out.png"), 2),
+    (OSError(36, "File name too long", "out.png"), 2),
+    (RuntimeError("something unforeseen"), 1),
+])
+def test_any_error_at_the_command_level_is_one_line_with_the_right_status(owned, monkeypatch, capsys, error, status):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(stylize, "check_args", fail)
+    assert stylize.main(["photo.jpg", str(STYLE)]) == status
+    line = one_error_line(capsys.readouterr().err)
+    assert ("out.png: " in line) if isinstance(error, OSError) else ("something unforeseen" in line)
