@@ -188,7 +188,7 @@ def check_output(path: Path, *, inputs, overwrite: bool) -> None:
     except OSError as exc:  # ELOOP, ENAMETOOLONG, ENOTDIR, EACCES: the true cause, in one line
         raise files.file_error(exc, path) from None
     if st is not None and stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{path}: is a folder; give a file name such as {path / 'result.png'}")
+        raise UsageError(f"{path}: is a folder; choose another output name")
     if st is not None:
         files.check_regular_file(path)  # a FIFO or a device is never replaced, not even with --overwrite
     if os.path.lexists(path) and not overwrite:  # (a dangling symlink too)
@@ -248,6 +248,8 @@ def _report(exc: Exception) -> int:
     if isinstance(exc, OSError):
         error = files.file_error(exc)
         return _fail(error, EXIT_ENVIRONMENT if error.environment else EXIT_BAD_INPUT)
+    if isinstance(exc, ImportError):  # a missing or broken TensorFlow, Keras, SciPy ...
+        return _fail(f"{exc}; install the requirements: pip install -r requirements.txt", EXIT_ENVIRONMENT)
     if isinstance(exc, MemoryError):
         return _fail("out of memory: choose a smaller --size", EXIT_ENVIRONMENT)
     if isinstance(exc, (UsageError, ValueError)):  # SizeError, WeightTooLarge, Settings' checks

@@ -444,3 +444,30 @@ def test_any_error_at_the_command_level_is_one_line_with_the_right_status(owned,
     assert stylize.main(["photo.jpg", str(STYLE)]) == status
     line = one_error_line(capsys.readouterr().err)
     assert ("out.png: " in line) if isinstance(error, OSError) else ("something unforeseen" in line)
+
+
+def test_a_missing_dependency_is_one_line_with_the_way_out(owned, monkeypatch, capsys):
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'tensorflow'")
+
+    monkeypatch.setattr(stylize, "stylize_pictures", missing)
+    assert stylize.main(["photo.jpg", str(STYLE), "-o", "out.png"]) == 1
+    assert "pip install -r requirements.txt" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_signal_during_the_setup_exits_128_plus_signum_and_says_nothing_was_saved(owned, monkeypatch, capsys,
+                                                                                    sig):
+    from helpers import quiet
+
+    def signalled_while_importing():  # TensorFlow's import and VGG16's build take seconds
+        os.kill(os.getpid(), sig)
+        time.sleep(1)
+        raise AssertionError("the signal did not interrupt the setup")
+
+    monkeypatch.setattr(quiet, "import_tensorflow", signalled_while_importing)
+    before = signal.getsignal(sig)
+    assert stylize.main(["photo.jpg", str(STYLE), "-o", "out.png"]) == 128 + sig
+    line = capsys.readouterr().err.strip()
+    assert line == f"interrupted ({signal.Signals(sig).name}) before the optimization started; nothing saved"
+    assert signal.getsignal(sig) is before and not (owned / "out.png").exists()
