@@ -38,6 +38,7 @@ import threading
 from pathlib import Path
 
 from helpers import files
+from helpers.cli import Parser, UsageError, fail, int_at_least
 from helpers.settings import (DEFAULT_COARSE_TO_FINE, INITS, METHODS, NORMALIZATIONS, PRECISIONS, Settings,
                               check_weight)
 
@@ -71,30 +72,6 @@ def interrupted_status(signum: int) -> int:
     return 128 + int(signum)
 
 
-class UsageError(Exception):
-    """Bad input: reported as one line `error: ...` with exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but its errors are one line (no usage block) so scripts can parse them."""
-
-    def error(self, message):
-        raise UsageError(f"{message} (see --help)")
-
-
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is too small; it must be at least {low}")
-        return value
-
-    return parse
-
-
 def _weight(text: str) -> float:
     try:
         value = float(text)
@@ -109,7 +86,7 @@ def _weight(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from helpers.images import MIN_SIDE  # PIL and NumPy only: cheap
 
-    p = _Parser(
+    p = Parser(
         prog="python -m helpers.stylize",
         description="Paint a content picture in the style of another (Gatys et al.). With no "
         "pictures given: images/content/tuebingen.jpg in the style of images/styles/great_wave.jpg.",
@@ -121,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="style picture (default: the repository's great_wave.jpg)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="result file, .png/.jpg/.jpeg (default: <content>_<style>.png in the current folder)")
-    p.add_argument("--size", type=_int_at_least(MIN_SIDE), default=512,
+    p.add_argument("--size", type=int_at_least(MIN_SIDE), default=512,
                    help=f"longest side of the result in px (default 512, at least {MIN_SIDE})")
-    p.add_argument("--iterations", type=_int_at_least(1), default=DEFAULT_ITERATIONS,
+    p.add_argument("--iterations", type=int_at_least(1), default=DEFAULT_ITERATIONS,
                    help=f"loss evaluations, i.e. VGG16 forward+backward passes (default {DEFAULT_ITERATIONS})")
     p.add_argument("--content-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--style-weight", type=_weight, default=None, help="default: depends on --normalization")
@@ -131,14 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="gatys",
                    help='style-loss normalization: "gatys" (the paper, default) or "original" (the Keras post)')
     p.add_argument("--init", choices=INITS, default="content", help="start image (default content)")
-    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed for --init noise (default 0)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed for --init noise (default 0)")
     p.add_argument("--method", choices=METHODS, default="lbfgs", help="optimizer (default lbfgs)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bfloat16 where the hardware computes it natively, else float32")
-    p.add_argument("--coarse-iterations", type=_int_at_least(0), default=DEFAULT_COARSE_ITERATIONS, metavar="N",
+    p.add_argument("--coarse-iterations", type=int_at_least(0), default=DEFAULT_COARSE_ITERATIONS, metavar="N",
                    help=f"evaluations at half size before the full size (coarse-to-fine; each costs about a "
                         f"quarter of a full-size one; default {DEFAULT_COARSE_ITERATIONS}, 0 turns it off)")
-    p.add_argument("--save-every", type=_int_at_least(1), default=None, metavar="K",
+    p.add_argument("--save-every", type=int_at_least(1), default=None, metavar="K",
                    help="keep a frame every K evaluations and write OUTPUT with suffix .gif")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return p
@@ -228,12 +205,9 @@ def check_args(args, settings: Settings) -> None:
         check_output(path, inputs=(args.content, args.style), overwrite=args.overwrite)
 
 
-def _one_line(message) -> str:
-    return " ".join(str(message).split()) or "unknown error"
-
-
 def _fail(message, status: int = EXIT_BAD_INPUT) -> int:
-    print(f"error: {_one_line(message)}", file=sys.stderr)
+    """Print `error: <message on one line>` on stderr (helpers.cli.fail); return `status`."""
+    fail(message)
     return status
 
 
