@@ -7,7 +7,8 @@ functions before TensorFlow starts.
 - `check_not_an_input(output, inputs=...)`: refuse an output that would replace an input.
 - `check_regular_file(path)`: refuse a folder, a FIFO, a socket or a device before opening it.
 - `atomic_write(path, write, overwrite=...)`: a finished file, or no change at all.
-- `save_or_rescue(path, write, overwrite=...)`: if the save fails, keep the result elsewhere.
+- `save_or_rescue(path, write, overwrite=...)`: if the save fails, keep the result elsewhere
+  (or, with next_free_name, next to a file that took its name).
 - `describe_os_error(exc, path)`: any OSError as one line that names the true cause.
 """
 from __future__ import annotations
@@ -203,21 +204,40 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def save_or_rescue(path, write: Callable[[BinaryIO], object], *, overwrite: bool) -> tuple[Path, str | None]:
+def save_or_rescue(path, write: Callable[[BinaryIO], object], *, overwrite: bool, next_free_name: bool = False,
+                   rescue_folder=None) -> tuple[Path, str | None]:
     """Save atomically at `path`; if that fails, save into a fresh temporary folder instead.
 
-    Returns (where the file is, None) on success, or (the rescued file, one line saying
-    why `path` failed and where the file went) when it had to go elsewhere. Minutes of
-    optimization are never lost to a full disk, a read-only folder or a name clash.
+    next_free_name: without `overwrite`, a file that already has the name (one that
+        appeared during a long run) is never replaced: the file goes to the first free
+        name `stem-2.suffix`, `stem-3.suffix`, ... next to it (claimed exclusively, so
+        two processes never pick the same one).
+    rescue_folder: where to rescue to (e.g. where a companion file went); default a
+        fresh temporary folder.
+    Returns (where the file is, None) on success at `path`, or (the file, one line
+    saying why `path` was not used and where the file went). Minutes of optimization
+    are never lost to a full disk, a read-only folder or a name clash.
     Raises FileError (naming both causes) only if the rescue fails too.
     """
     path = Path(path)
+    candidate, n = path, 2
+    while True:
+        try:
+            saved = atomic_write(candidate, write, overwrite=overwrite)
+        except FileExistsError:
+            if not next_free_name or n > 999:
+                problem = describe_os_error(FileExistsError(errno.EEXIST, "exists"), path)
+                break
+            candidate, n = path.with_name(f"{path.stem}-{n}{path.suffix}"), n + 1
+            continue
+        except OSError as exc:
+            problem = describe_os_error(exc, candidate)
+            break
+        if saved == path:
+            return saved, None
+        return saved, f"{path} appeared during the run and is kept; saved as {saved} instead"
     try:
-        return atomic_write(path, write, overwrite=overwrite), None
-    except OSError as exc:
-        problem = describe_os_error(exc, path)
-    try:
-        folder = Path(tempfile.mkdtemp(prefix=RESCUE_PREFIX))
+        folder = Path(rescue_folder) if rescue_folder is not None else Path(tempfile.mkdtemp(prefix=RESCUE_PREFIX))
         rescued = atomic_write(folder / path.name, write, overwrite=False)
     except OSError as exc:
         raise FileError(f"could not save {problem}; nor in a temporary folder: {describe_os_error(exc)}",

@@ -317,16 +317,25 @@ def _encode_for(image, path: Path) -> bytes:
         raise ImageError(f"{path}: {exc}") from None
 
 
-def save_image(image, path, *, overwrite: bool = True) -> Path:
-    """Save an RGB image (uint8, or float 0..255) as PNG or JPEG (chosen by the suffix); return the path.
+def encode_animation(pictures, *, duration_ms: int = 120) -> bytes:
+    """uint8 RGB pictures (H, W, 3), all of one size, as the bytes of a looping animated GIF."""
+    frames = [Image.fromarray(np.asarray(p, dtype=np.uint8)) for p in pictures]
+    if not frames:
+        raise ImageError("an animation needs at least one picture")
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+    return buf.getvalue()
 
-    Atomic: `path` is the complete new picture or unchanged (never a 0-byte or truncated
-    file, and an old file survives a failed save). With overwrite=False an existing
-    file, even one that appears during the save, is an ImageError and stays untouched.
-    Creates the parent folder. Every failure is a one-line ImageError with the true cause.
+
+def save_data(data: bytes, path, *, overwrite: bool = True) -> Path:
+    """Write an encoded picture's bytes at `path`, atomically; return the path.
+
+    `path` is the complete new file or unchanged (never a 0-byte or truncated file, and
+    an old file survives a failed save). With overwrite=False an existing file, even one
+    that appears during the save, is an ImageError and stays untouched. Creates the
+    parent folder. Every failure is a one-line ImageError with the true cause.
     """
     path = Path(path)
-    data = _encode_for(image, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
@@ -336,21 +345,40 @@ def save_image(image, path, *, overwrite: bool = True) -> Path:
         raise file_error(exc, path, kind=ImageError) from None
 
 
-def save_image_or_rescue(image, path, *, overwrite: bool) -> tuple[Path, str | None]:
-    """`save_image`, but a failed save puts the picture into a fresh temporary folder instead.
+def save_data_or_rescue(data: bytes, path, *, overwrite: bool, next_free_name: bool = False,
+                        rescue_folder=None) -> tuple[Path, str | None]:
+    """`save_data`, but a failed save puts the file into a fresh temporary folder (or
+    `rescue_folder`) instead, and with `next_free_name` a taken name moves it to
+    stem-2.suffix, ... (see `helpers.files.save_or_rescue`).
 
-    Returns (the saved file, None), or (the rescued file, one line saying why `path`
-    failed and where the picture went). Raises ImageError only for a bad suffix, or
-    when the rescue fails too. For results that took minutes to compute.
+    Returns (the saved file, None), or (where it went, one line saying why and where).
+    Raises ImageError only when the rescue fails too. For results that took minutes.
     """
     path = Path(path)
-    data = _encode_for(image, path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError:
         pass  # the save below fails and says why
     try:
-        return save_or_rescue(path, lambda f: f.write(data), overwrite=overwrite)
+        return save_or_rescue(path, lambda f: f.write(data), overwrite=overwrite, next_free_name=next_free_name,
+                              rescue_folder=rescue_folder)
     except FileError as exc:
         raise ImageError(str(exc), environment=exc.environment) from None
 
+
+def save_image(image, path, *, overwrite: bool = True) -> Path:
+    """Save an RGB image (uint8, or float 0..255) as PNG or JPEG (chosen by the suffix); return the path.
+
+    Atomic and, with overwrite=False, exclusive: see `save_data`.
+    """
+    return save_data(_encode_for(image, Path(path)), path, overwrite=overwrite)
+
+
+def save_image_or_rescue(image, path, *, overwrite: bool, next_free_name: bool = False,
+                         rescue_folder=None) -> tuple[Path, str | None]:
+    """`save_image`, but a failed save puts the picture elsewhere: see `save_data_or_rescue`.
+
+    Raises ImageError only for a bad suffix, or when the rescue fails too.
+    """
+    return save_data_or_rescue(_encode_for(image, Path(path)), path, overwrite=overwrite,
+                               next_free_name=next_free_name, rescue_folder=rescue_folder)

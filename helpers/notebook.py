@@ -7,10 +7,11 @@
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from pathlib import Path
+
+from helpers.quiet import import_tensorflow
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGES = REPO / "images"
@@ -35,20 +36,6 @@ def fast(default, fast_value):
     return fast_value if fast_mode() else default
 
 
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Send file descriptor 2 to /dev/null for a moment (C++ libraries write there directly)."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _version(module) -> tuple[int, int]:
     return tuple(int(p) for p in module.__version__.split(".")[:2])
 
@@ -59,12 +46,11 @@ def setup(quiet: bool = False) -> None:
     Figures are stored as JPEG at 80 dpi (notebooks stay small); TensorFlow's
     start-up messages are hidden.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with _stderr_silenced():  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
-        import keras
-        import tensorflow as tf
+    import_tensorflow()  # TensorFlow's C++ start-up lines ignore TF_CPP_MIN_LOG_LEVEL
+    import keras
+    import tensorflow as tf
 
-        gpus = tf.config.list_physical_devices("GPU")
+    gpus = tf.config.list_physical_devices("GPU")
     import matplotlib
 
     problems = [f"{m.__name__} {m.__version__} is older than {'.'.join(map(str, MIN_VERSIONS[m.__name__]))}"

@@ -17,6 +17,8 @@ The pieces live in `helpers.settings` (choices, defaults, `Settings`, the stage 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from helpers import images as im
@@ -62,6 +64,7 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
     (`Settings.rescaled`). Evaluations and seconds continue across stages in the
     result's history; the callback sees each stage's own evaluation count. Every frame
     is at the final size (coarse frames upsampled), so an animation's canvas is too.
+    An interruption (KeyboardInterrupt) after the first stage began keeps the best image.
     start: an RGB image to start from instead of `settings.init`.
     """
     results, image_start = [], start is not None
@@ -71,8 +74,16 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
             stage_settings = stage_settings.rescaled(pixel_ratio=stage.pixel_ratio)
         if results:  # later stages start from the previous stage's result, upsampled
             start = results[-1].image
-        results.append(run(problem, stage_settings, start=start, frames_every=frames_every, callback=callback,
-                           progress=progress))
+        try:
+            results.append(run(problem, stage_settings, start=start, frames_every=frames_every, callback=callback,
+                               progress=progress))
+        except KeyboardInterrupt:  # while a later stage was being set up: keep what the earlier ones made
+            if not results:
+                raise
+            results[-1] = dataclasses.replace(
+                results[-1], stopped=f"interrupted while preparing the {stage.shape[0]} x {stage.shape[1]} px "
+                                     "stage; kept the best image so far")
+            break
         if results[-1].stopped:
             break
     return _join(results, settings=settings, final_shape=stages[-1].shape, image_start=image_start)

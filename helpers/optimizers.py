@@ -55,17 +55,16 @@ class StyleResult:
         return self.seconds / max(1, len(self.history))
 
     def save(self, path, overwrite: bool = True) -> Path:
+        """Save the picture (atomically, see `helpers.images.save_image`); return the path."""
         return im.save_image(self.image, path, overwrite=overwrite)
 
-    def save_gif(self, path, duration_ms: int = 120) -> Path:
-        """Write the frames (and the final image) as an animated GIF."""
-        from PIL import Image
+    def animation(self, duration_ms: int = 120) -> bytes:
+        """The frames and the final image as the bytes of an animated GIF."""
+        return im.encode_animation([f for _, f in self.frames] + [self.image], duration_ms=duration_ms)
 
-        pictures = [Image.fromarray(f) for _, f in self.frames] + [Image.fromarray(self.image)]
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
-        return path
+    def save_gif(self, path, duration_ms: int = 120, *, overwrite: bool = True) -> Path:
+        """Write `animation()` at `path` (atomically; exclusive without `overwrite`); return the path."""
+        return im.save_data(self.animation(duration_ms), path, overwrite=overwrite)
 
 
 class Progress:
@@ -91,6 +90,29 @@ class Progress:
     def image(self) -> np.ndarray:
         """The current image as uint8 RGB (H, W, 3)."""
         return im.deprocess(self._image)
+
+
+class WeightTooLarge(ValueError):
+    """A loss weight makes the loss or its gradient overflow float32 at the first evaluation."""
+
+
+def check_first_evaluation(total, grad, parts, *, settings: Settings) -> None:
+    """Raise WeightTooLarge if the first evaluation's loss or gradient is not finite, naming the weight.
+
+    `helpers.settings.MAX_WEIGHT` refuses absurd weights before TensorFlow starts; this
+    catches the rest exactly, before any optimization (a run whose first loss is inf
+    could only return its start image).
+    """
+    values = {name: float(v) for name, v in parts.items()}
+    if np.isfinite(float(total)) and np.all(np.isfinite(np.asarray(grad))):
+        return
+    bad = [name for name, v in values.items() if not np.isfinite(v)]
+    # the term that overflowed, else (the sum or the gradient overflowed) the largest one
+    name = bad[0] if bad else max(values, key=lambda k: abs(values[k]))
+    term = name.split("/")[0]
+    weight = settings.weights.get(term)
+    raise WeightTooLarge(f"{term}_weight {weight:g} is too large: the loss overflows float32 at the first "
+                         f"evaluation (the {name} part is {values[name]:.3g}); choose a smaller weight")
 
 
 class Stop(Exception):
@@ -223,7 +245,7 @@ def run(problem, settings: Settings, *, start=None, frames_every: int | None = N
     setup = time.perf_counter()
     evaluate = problem.evaluator(settings)
     x0 = problem.initial_image(settings.init if start is None else start, settings.seed)
-    evaluate(tf.constant(x0))  # trace and warm up outside the timed loop
+    check_first_evaluation(*evaluate(tf.constant(x0)), settings=settings)  # also traces it outside the timed loop
     setup_seconds = problem.setup_seconds + time.perf_counter() - setup
 
     bar = _progress_bar(settings.iterations, progress, f"{problem.shape[0]}x{problem.shape[1]} px")
@@ -238,7 +260,8 @@ def run(problem, settings: Settings, *, start=None, frames_every: int | None = N
     except BudgetSpent:
         pass
     except KeyboardInterrupt:
-        stopped = f"interrupted at evaluation {len(f.history)}; kept the best image so far"
+        stopped = (f"interrupted at evaluation {len(f.history)} of {settings.iterations} at "
+                   f"{problem.shape[0]} x {problem.shape[1]} px; kept the best image so far")
     except Stop as exc:
         stopped = str(exc)
     finally:

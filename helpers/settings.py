@@ -46,16 +46,23 @@ DEFAULT_WEIGHTS = {
     "gatys": {"content": 1.0, "style": 3e4, "tv": 1.0},
 }
 DEFAULT_COARSE_TO_FINE = ((0.5, 100),)  # the command's default: 100 evaluations at half size (benchmarks/benchmark.py)
-FLOAT32_MAX = 3.4028234663852886e38  # the weights become float32 tensors
+FLOAT32_MAX = 3.4028234663852886e38  # the weights become float32 tensors, and so does the loss
+# A generous upper bound of each unweighted loss term at any size that fits in memory: at
+# 512 px from noise the post's losses are ~1e11; the content and TV terms are sums over
+# pixels, so a 16-megapixel result scales that by ~100. A weight above FLOAT32_MAX / LOSS_BOUND
+# could overflow the loss at the first evaluation, so it is refused before TensorFlow starts
+# (helpers.optimizers.check_first_evaluation catches what this bound cannot, exactly).
+LOSS_BOUND = 1e18
+MAX_WEIGHT = FLOAT32_MAX / LOSS_BOUND  # about 3.4e20
 
 
 def check_weight(value: float, *, name: str) -> float:
-    """`value` as a float if it is a usable loss weight (finite, >= 0, fits in float32), else ValueError."""
+    """`value` as a float if it is a usable loss weight (finite, >= 0, at most MAX_WEIGHT), else ValueError."""
     value = float(value)
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, not {value}")
-    if value > FLOAT32_MAX:
-        raise ValueError(f"{name} {value} is too large (at most {FLOAT32_MAX:.3g})")
+    if value > MAX_WEIGHT:
+        raise ValueError(f"{name} {value:g} is too large: the loss would overflow float32 (at most {MAX_WEIGHT:.3g})")
     return value
 
 
@@ -154,7 +161,7 @@ class Settings:
             _choice(layer, tuple(CONV_LAYERS), "style_layers")
         if len(set(self.style_layers)) != len(self.style_layers):
             raise ValueError(f"style_layers has a layer twice: {self.style_layers}")
-        put("seed", _whole(self.seed, -(2**63), "seed"))
+        put("seed", _whole(self.seed, 0, "seed"))  # NumPy's generators take seeds >= 0
         put("iterations", _whole(self.iterations, 1, "iterations"))
         style_scale = float(self.style_scale)
         if not math.isfinite(style_scale) or style_scale <= 0:

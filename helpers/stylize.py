@@ -4,18 +4,41 @@
     python -m helpers.stylize photo.jpg painting.jpg --size 384 --output out.png
     python -m helpers.stylize photo.jpg painting.jpg --save-every 5   # also writes a progress GIF
 
-Everything the user typed is checked before TensorFlow is even imported: a typo
-costs a second, not a minute. Bad input exits with status 2 and one line on stderr
-that starts with "error: ".
+Everything the user typed (options, pictures, the style's memory need, the output's
+name and folder, the network's weights) is checked before TensorFlow is even imported:
+a typo costs a second, not a minute. Every error is one line on stderr starting with
+"error: ", never a traceback.
+
+Exit status (EXIT_STATUS_HELP below is the same text, shown by --help):
+    0    done: the picture is saved
+    1    the machine failed: disk full, read-only or I/O error, weights unavailable,
+         or the picture could not be saved where asked (it was rescued into a
+         temporary folder, and the error line says where)
+    2    bad input: nothing was started (or the weights overflow the loss at once)
+    130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM; 129 by SIGHUP (128 + the
+         signal's number): the best picture so far is saved, unless the optimization
+         had not started yet (then the message says nothing was saved)
+
+Saving never loses a file: the picture and the GIF are written to a temporary file
+and renamed (a full disk leaves no truncated file). Without --overwrite nothing that
+exists is replaced: an existing output is refused before any work, and a file that
+takes the output's name during the run is kept, the result saved as NAME-2.png (the
+first free name) instead. A picture that cannot be saved at all goes to a temporary
+folder and the one error line says where (exit status 1).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
+from helpers import files
+from helpers.cli import Parser, UsageError, fail, int_at_least
 from helpers.settings import (DEFAULT_COARSE_TO_FINE, INITS, METHODS, NORMALIZATIONS, PRECISIONS, Settings,
                               check_weight)
 
@@ -27,29 +50,26 @@ DEFAULT_CONTENT = IMAGES / "content" / "tuebingen.jpg"
 DEFAULT_STYLE = IMAGES / "styles" / "great_wave.jpg"
 OUTPUT_SUFFIXES = (".png", ".jpg", ".jpeg")
 
+EXIT_DONE, EXIT_ENVIRONMENT, EXIT_BAD_INPUT = 0, 1, 2
+INTERRUPTING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # each stops a run like Ctrl-C
+EXIT_STATUS_HELP = """\
+exit status:
+  0    done: the picture is saved
+  1    the machine failed (disk full, read-only or I/O error, weights unavailable);
+       a finished picture that could not be saved is in a temporary folder: the
+       error line says where
+  2    bad input: nothing was started
+  130  Ctrl-C; 143 SIGTERM; 129 SIGHUP (128 + the signal): the best picture so far
+       is saved (unless the optimization had not started: the message says so)
 
-class UsageError(Exception):
-    """Bad input: reported as one line `error: ...` with exit status 2."""
+without --overwrite no existing file is replaced: an existing output is refused at
+once; a file that takes the output's name during the run is kept and the result is
+saved as NAME-2.png (the first free name) instead."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but its errors are one line (no usage block) so scripts can parse them."""
-
-    def error(self, message):
-        raise UsageError(f"{message} (see --help)")
-
-
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{value} is too small; it must be at least {low}")
-        return value
-
-    return parse
+def interrupted_status(signum: int) -> int:
+    """The exit status after signal `signum` stopped the run: 128 + signum, as shells report it."""
+    return 128 + int(signum)
 
 
 def _weight(text: str) -> float:
@@ -66,10 +86,11 @@ def _weight(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from helpers.images import MIN_SIDE  # PIL and NumPy only: cheap
 
-    p = _Parser(
+    p = Parser(
         prog="python -m helpers.stylize",
         description="Paint a content picture in the style of another (Gatys et al.). With no "
         "pictures given: images/content/tuebingen.jpg in the style of images/styles/great_wave.jpg.",
+        epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("content", nargs="?", type=Path, default=DEFAULT_CONTENT,
                    help="content picture (default: the repository's tuebingen.jpg)")
@@ -77,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="style picture (default: the repository's great_wave.jpg)")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="result file, .png/.jpg/.jpeg (default: <content>_<style>.png in the current folder)")
-    p.add_argument("--size", type=_int_at_least(MIN_SIDE), default=512,
+    p.add_argument("--size", type=int_at_least(MIN_SIDE), default=512,
                    help=f"longest side of the result in px (default 512, at least {MIN_SIDE})")
-    p.add_argument("--iterations", type=_int_at_least(1), default=DEFAULT_ITERATIONS,
+    p.add_argument("--iterations", type=int_at_least(1), default=DEFAULT_ITERATIONS,
                    help=f"loss evaluations, i.e. VGG16 forward+backward passes (default {DEFAULT_ITERATIONS})")
     p.add_argument("--content-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--style-weight", type=_weight, default=None, help="default: depends on --normalization")
@@ -87,14 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="gatys",
                    help='style-loss normalization: "gatys" (the paper, default) or "original" (the Keras post)')
     p.add_argument("--init", choices=INITS, default="content", help="start image (default content)")
-    p.add_argument("--seed", type=int, default=0, help="random seed for --init noise (default 0)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed for --init noise (default 0)")
     p.add_argument("--method", choices=METHODS, default="lbfgs", help="optimizer (default lbfgs)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bfloat16 where the hardware computes it natively, else float32")
-    p.add_argument("--coarse-iterations", type=_int_at_least(0), default=DEFAULT_COARSE_ITERATIONS, metavar="N",
+    p.add_argument("--coarse-iterations", type=int_at_least(0), default=DEFAULT_COARSE_ITERATIONS, metavar="N",
                    help=f"evaluations at half size before the full size (coarse-to-fine; each costs about a "
                         f"quarter of a full-size one; default {DEFAULT_COARSE_ITERATIONS}, 0 turns it off)")
-    p.add_argument("--save-every", type=_int_at_least(1), default=None, metavar="K",
+    p.add_argument("--save-every", type=int_at_least(1), default=None, metavar="K",
                    help="keep a frame every K evaluations and write OUTPUT with suffix .gif")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     return p
@@ -103,63 +124,150 @@ def build_parser() -> argparse.ArgumentParser:
 # --- checks, all before TensorFlow ----------------------------------------------------
 
 
-def _check_picture(path: Path, role: str, size: int) -> None:
-    """The picture exists and decodes, is >= MIN_SIDE at this size, and that size fits in memory."""
+def check_pictures(args, settings: Settings) -> None:
+    """The content decodes and its size fits; the style decodes and, resized to cover the
+    result, fits in memory. Raises ImageError/SizeError naming the picture's role and file."""
     from helpers.budget import SizeError, check_fits
-    from helpers.images import ImageError, check_size, fit_size, load_image
+    from helpers.images import ImageError, check_size, check_style, fit_size, load_image
 
     try:
-        height, width = fit_size(*load_image(path).shape[:2], size)
+        height, width = fit_size(*load_image(args.content).shape[:2], args.size)
         check_size(height, width)
         check_fits(height, width)  # before anything is resized to it
-    except (ImageError, SizeError) as exc:
-        raise UsageError(f"{role} picture {exc}") from None
+    except ImageError as exc:
+        if not str(exc).startswith(str(args.content)):  # check_size does not know the file
+            exc = ImageError(f"{args.content}: at --size {args.size}, {exc}")
+        raise ImageError(f"content picture {exc}", environment=exc.environment) from None
+    except SizeError as exc:
+        raise SizeError(f"content picture {args.content}: {exc}") from None
+    try:
+        check_style(args.style, content_hw=(height, width), style_fit=settings.style_fit,
+                    style_scale=settings.style_scale)
+    except ImageError as exc:
+        raise ImageError(f"style picture {exc}", environment=exc.environment) from None
+    except SizeError as exc:
+        raise SizeError(f"style picture {exc}") from None
 
 
-def _check_writable(path: Path, overwrite: bool) -> None:
-    """The result can be written at `path`, and doing so replaces nothing unless `overwrite`."""
-    if path.is_dir():
-        raise UsageError(f"{path}: is a folder; give a file name such as {path / 'result.png'}")
-    if path.exists() and not overwrite:
+def check_output(path: Path, *, inputs, overwrite: bool) -> None:
+    """The result can be written at `path`, and doing so replaces nothing it must not.
+
+    Refused: the same file as an input (by device and inode: hard links, symlinks), a
+    folder, a FIFO or device, an existing file without `overwrite`, a path the system
+    cannot use (too long, a symlink loop, no permission). A folder where no file can be
+    created (read-only, full) is the environment's failure: FileError with environment=True.
+    """
+    files.check_not_an_input(path, inputs=inputs)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:  # ELOOP, ENAMETOOLONG, ENOTDIR, EACCES: the true cause, in one line
+        raise files.file_error(exc, path) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{path}: is a folder; choose another output name")
+    if st is not None:
+        files.check_regular_file(path)  # a FIFO or a device is never replaced, not even with --overwrite
+    if os.path.lexists(path) and not overwrite:  # (a dangling symlink too)
         raise UsageError(f"{path}: already exists (pass --overwrite to replace it)")
     folder = path.parent
-    while not folder.exists() and folder != folder.parent:  # save() creates missing folders
-        folder = folder.parent
-    if not folder.is_dir():
-        raise UsageError(f"{path}: cannot be written, {folder} is not a folder")
-    if folder == path.parent:
-        try:  # the only sure test (os.access says yes to root even on a read-only disk)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
+    while True:  # the nearest folder that exists: the save creates the missing ones
+        try:
+            folder_stat = os.stat(folder)
+            break
+        except FileNotFoundError:
+            if folder == folder.parent:
+                raise
+            folder = folder.parent
         except OSError as exc:
-            raise UsageError(f"{path}: cannot write in {folder} ({exc.strerror or exc})") from None
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{path}: cannot create folders in {folder} (permission denied)")
+            raise files.file_error(exc, folder) from None
+    if not stat.S_ISDIR(folder_stat.st_mode):
+        raise UsageError(f"{path}: cannot be written, {folder} is not a folder")
+    try:  # the only sure test (os.access says yes to root even on a read-only disk)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=files.TEMP_PREFIX)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        error = files.file_error(exc, path)
+        raise files.FileError(f"{path}: cannot write in {folder}: {files.describe_os_error(exc, '')}",
+                              environment=error.environment) from None
 
 
-def check_args(args) -> None:
-    """Raise UsageError for anything that would make the run fail or destroy a file."""
-    for role, path in (("content", args.content), ("style", args.style)):
-        _check_picture(path, role, args.size)
-    if args.output.is_dir():
+def check_args(args, settings: Settings) -> None:
+    """Raise UsageError (or ImageError, SizeError, FileError) for anything that would make
+    the run fail or destroy a file."""
+    check_pictures(args, settings)
+    if os.path.isdir(args.output):
         raise UsageError(f"{args.output}: is a folder; give a file name such as {args.output / 'result.png'}")
     if args.output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"{args.output}: the result must be saved as .png, .jpg or .jpeg")
-    outputs = [args.output] + ([args.gif] if args.gif else [])
-    inputs = {args.content.resolve(), args.style.resolve()}
-    for path in outputs:
-        if path.resolve() in inputs:
-            raise UsageError(f"{path}: is one of the input pictures; choose another output name")
-        _check_writable(path, args.overwrite)
+    for path in [args.output] + ([args.gif] if args.gif else []):
+        check_output(path, inputs=(args.content, args.style), overwrite=args.overwrite)
 
 
-def _one_line(message) -> str:
-    return " ".join(str(message).split()) or "unknown error"
+def _fail(message, status: int = EXIT_BAD_INPUT) -> int:
+    """Print `error: <message on one line>` on stderr (helpers.cli.fail); return `status`."""
+    fail(message)
+    return status
 
 
-def _fail(message) -> int:
-    print(f"error: {_one_line(message)}", file=sys.stderr)
-    return 2
+def _report(exc: Exception) -> int:
+    """Any exception as one `error:` line; returns its exit status (1 the machine's fault, 2 the input's)."""
+    from helpers.weights import WeightsError
+
+    if isinstance(exc, WeightsError):
+        return _fail(exc, EXIT_ENVIRONMENT)
+    if isinstance(exc, files.FileError):  # ImageError too
+        return _fail(exc, EXIT_ENVIRONMENT if exc.environment else EXIT_BAD_INPUT)
+    if isinstance(exc, OSError):
+        error = files.file_error(exc)
+        return _fail(error, EXIT_ENVIRONMENT if error.environment else EXIT_BAD_INPUT)
+    if isinstance(exc, ImportError):  # a missing or broken TensorFlow, Keras, SciPy ...
+        return _fail(f"{exc}; install the requirements: pip install -r requirements.txt", EXIT_ENVIRONMENT)
+    if isinstance(exc, MemoryError):
+        return _fail("out of memory: choose a smaller --size", EXIT_ENVIRONMENT)
+    if isinstance(exc, (UsageError, ValueError)):  # SizeError, WeightTooLarge, Settings' checks
+        return _fail(exc, EXIT_BAD_INPUT)
+    return _fail(f"unexpected {type(exc).__name__}: {exc}", EXIT_ENVIRONMENT)
+
+
+# --- signals --------------------------------------------------------------------------
+
+
+class Interrupts:
+    """While active: SIGINT, SIGTERM and SIGHUP stop the work like Ctrl-C (KeyboardInterrupt),
+    which the optimizers turn into a stop that keeps the best image. Only the first signal
+    raises; later ones, and all of them once `defer()` was called (while saving), are only
+    noted, so a save is never cut short. The previous handlers are restored on exit.
+    `signum` is the first signal received (None if none)."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._raise = True
+        self._previous: dict = {}
+
+    def _handle(self, signum, frame):
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if first and self._raise:
+            raise KeyboardInterrupt
+
+    def defer(self) -> None:
+        self._raise = False
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else "Ctrl-C"
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():  # handlers live in the main thread only
+            self._previous = {s: signal.signal(s, self._handle) for s in INTERRUPTING_SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
 
 
 # --- the command ----------------------------------------------------------------------
@@ -183,9 +291,22 @@ def describe_plan(stages) -> str:
     return ", then ".join(parts)
 
 
+def describe_progress(result, stages) -> str:
+    """What ran of the plan, counted the same way throughout, e.g.
+    "38 of 200 planned evaluations (38 of 100 at 192 x 256 px, 0 of 100 at 384 x 512 px)"."""
+    ran = [n for _, n in result.settings.get("stages", [])] or [len(result.history)]
+    ran += [0] * (len(stages) - len(ran))
+    planned = sum(stage.iterations for stage in stages)
+    text = f"{sum(ran)} of {planned} planned evaluations"
+    if len(stages) > 1:
+        text += " (" + ", ".join(f"{n} of {stage.iterations} at {stage.shape[0]} x {stage.shape[1]} px"
+                                 for n, stage in zip(ran, stages)) + ")"
+    return text
+
+
 def prepare(argv) -> tuple[argparse.Namespace, Settings]:
     """Parse and check everything the user typed (no TensorFlow); raises UsageError (or
-    ImageError/WeightsError for the pictures and the network's weights)."""
+    ImageError/SizeError/FileError for the pictures and the output, WeightsError for the weights)."""
     from helpers.weights import vgg16_weights_path
 
     args = build_parser().parse_args(argv)
@@ -193,13 +314,17 @@ def prepare(argv) -> tuple[argparse.Namespace, Settings]:
         args.output = Path(f"{args.content.stem}_{args.style.stem}.png")
     args.gif = args.output.with_suffix(".gif") if args.save_every else None
     settings = settings_from_args(args)
-    check_args(args)
+    check_args(args, settings)
     vgg16_weights_path()  # a missing network or mirror is bad news better heard now
     return args, settings
 
 
 def stylize_pictures(args, settings: Settings):
-    """Plan the stages, build each problem once, announce the plan and the expected time, run."""
+    """Plan the stages, build each problem once, announce the plan and the expected time, run.
+    Returns (the StyleResult, the planned stages)."""
+    from helpers.quiet import import_tensorflow
+
+    import_tensorflow()  # its C++ start-up lines would break "every error is one line"
     from helpers import optimize
 
     stages = optimize.plan(args.content, size=args.size, settings=settings)
@@ -210,70 +335,80 @@ def stylize_pictures(args, settings: Settings):
           f"{problems[-1].precision}, {settings.method}: {describe_plan(stages)}; "
           f"expected about {_seconds(expected)}", flush=True)
     result = optimize.run_stages(problems, stages=stages, settings=settings, frames_every=args.save_every)
-    return result, sum(stage.iterations for stage in stages)
+    return result, stages
 
 
-def save_outputs(args, result, planned: int) -> int:
-    """Save the picture (and the animation); print what was done; return the exit status."""
-    from helpers.images import ImageError
+def save_outputs(args, result, stages) -> int:
+    """Save the picture (and the animation); print what was done; return the exit status
+    (0, or 1 when a file had to be rescued into a temporary folder or could not be saved)."""
+    from helpers import images
 
+    free_name = not args.overwrite  # the one rule: never replace, take the next free name
     try:
-        saved = _save(result.image, args.output, args.overwrite)
-        gif = result.save_gif(_free_name(args.gif, args.overwrite)) if args.gif else None
-    except (OSError, ImageError) as exc:
-        print(f"error: could not save the result: {_one_line(exc)}", file=sys.stderr)
-        return 1
+        saved, note = images.save_image_or_rescue(result.image, args.output, overwrite=args.overwrite,
+                                                  next_free_name=free_name)
+    except images.ImageError as exc:  # the rescue failed too
+        return _fail(exc, EXIT_ENVIRONMENT)
+    rescued = note is not None and saved.parent != args.output.parent
+    status, gif_note = EXIT_DONE, None
+    gif = None
+    if args.gif:
+        try:
+            gif, gif_note = images.save_data_or_rescue(result.animation(), args.gif, overwrite=args.overwrite,
+                                                       next_free_name=free_name,
+                                                       rescue_folder=saved.parent if rescued else None)
+        except images.ImageError as exc:
+            gif_note = f"{exc}"
+    if rescued:
+        return _fail(note + (f" (and the animation as {gif})" if gif else ""), EXIT_ENVIRONMENT)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if gif_note:
+        if gif is None or gif.parent != args.gif.parent:
+            return _fail(f"saved {saved}, but the animation: {gif_note}", EXIT_ENVIRONMENT)
+        print(f"note: {gif_note}", file=sys.stderr)
     took = f"took {_seconds(result.seconds)}, final loss {result.best_loss:.4g}"
     if result.stopped:
         print(result.stopped)
-        took += f"; stopped early after {len(result.history)} of {planned} evaluations, best image kept"
-    print(f"saved {saved} ({took})" + (f" and the progress animation {gif}" if gif else ""))
-    return 0
+        took += f"; stopped early after {describe_progress(result, stages)}, best image kept"
+    print(f"saved {saved} ({took})" + (f" and the progress animation {gif}" if gif else ""), flush=True)
+    return status
 
 
 def main(argv=None) -> int:
-    """`python -m helpers.stylize`; returns the exit status (0 done, 2 bad input, 130 interrupted)."""
+    """`python -m helpers.stylize`; returns the exit status (see the module docstring)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
-    from helpers.images import ImageError
-    from helpers.weights import WeightsError
-
     try:
         args, settings = prepare(argv)
-    except (UsageError, ImageError, WeightsError, ValueError) as exc:
-        return _fail(exc)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    try:
-        result, planned = stylize_pictures(args, settings)
-    except (ImageError, WeightsError, ValueError) as exc:
-        return _fail(exc)
-    except KeyboardInterrupt:  # during the setup: nothing to save yet
-        print("interrupted before the optimization started; nothing saved", file=sys.stderr)
-        return 130
-    return save_outputs(args, result, planned)
+        print("interrupted (Ctrl-C) before anything was started; nothing saved", file=sys.stderr)
+        return interrupted_status(signal.SIGINT)
+    except Exception as exc:  # every error is one line, never a traceback
+        return _report(exc)
+    with Interrupts() as interrupts:
+        try:
+            result, stages = stylize_pictures(args, settings)
+        except KeyboardInterrupt:  # during the setup: nothing to save yet
+            print(f"interrupted ({interrupts.name}) before the optimization started; nothing saved",
+                  file=sys.stderr)
+            return interrupted_status(interrupts.signum or signal.SIGINT)
+        except Exception as exc:
+            return _report(exc)
+        finally:
+            interrupts.defer()  # from here on a signal is noted, and the save finishes
+        try:
+            status = save_outputs(args, result, stages)
+        except Exception as exc:
+            return _report(exc)
+    if status == EXIT_DONE and interrupts.signum is not None:
+        print(f"stopped by {interrupts.name}; exit status {interrupted_status(interrupts.signum)}",
+              file=sys.stderr)
+        return interrupted_status(interrupts.signum)
+    return status
 
 
 def _seconds(s: float) -> str:
     return f"{s:.1f} s" if s < 10 else f"{s:.0f} s"
-
-
-def _free_name(path: Path, overwrite: bool) -> Path:
-    """`path`, or if a file appeared there during the run (and no --overwrite), path-2, path-3, ..."""
-    n, candidate = 2, path
-    while candidate.exists() and not overwrite:
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        n += 1
-    return candidate
-
-
-def _save(image, path: Path, overwrite: bool) -> Path:
-    from helpers.images import save_image
-
-    target = _free_name(path, overwrite)  # minutes of work are not thrown away over a name clash
-    if target != path:
-        print(f"{path} appeared during the run; saving as {target} instead", file=sys.stderr)
-    return save_image(image, target, overwrite=overwrite)
 
 
 if __name__ == "__main__":

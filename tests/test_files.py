@@ -240,3 +240,28 @@ def test_stale_temp_files_are_swept_and_young_ones_kept(tmp_path):
 def test_unique_names_differ_and_are_safe():
     a, b = files.unique_name("my photo/..", ".png"), files.unique_name("my photo/..", ".png")
     assert a != b and a.startswith("my-photo_") and a.endswith(".png") and "/" not in a
+
+
+def test_a_taken_name_moves_to_the_next_free_name_and_the_other_file_is_kept(tmp_path):
+    target = tmp_path / "out.png"
+    target.write_bytes(b"someone else's")
+    (tmp_path / "out-2.png").write_bytes(b"taken too")
+    saved, note = files.save_or_rescue(target, lambda f: f.write(b"result"), overwrite=False, next_free_name=True)
+    assert saved == tmp_path / "out-3.png" and saved.read_bytes() == b"result"
+    assert target.read_bytes() == b"someone else's" and (tmp_path / "out-2.png").read_bytes() == b"taken too"
+    assert "appeared during the run" in note and str(saved) in note and "\n" not in note
+    # without next_free_name the clash is rescued (the file is not replaced either)
+    rescued, note = files.save_or_rescue(target, lambda f: f.write(b"result"), overwrite=False)
+    assert rescued.parent.name.startswith(files.RESCUE_PREFIX) and "already exists" in note
+    assert target.read_bytes() == b"someone else's"
+
+
+def test_a_rescue_can_go_into_a_given_folder(tmp_path, read_only_folder):
+    target = tmp_path / "readonly" / "out.gif"
+    target.parent.mkdir()
+    (tmp_path / "rescue").mkdir()
+    read_only_folder(target.parent)
+    saved, note = files.save_or_rescue(target, lambda f: f.write(b"frames"), overwrite=False,
+                                       rescue_folder=tmp_path / "rescue")
+    assert saved == tmp_path / "rescue" / "out.gif" and saved.read_bytes() == b"frames"
+    assert "read-only file system" in note

@@ -144,10 +144,48 @@ def test_nan_loss_stops_cleanly(problem, monkeypatch):
     assert np.isfinite(result.best_loss)
 
 
-def test_infinite_loss_stops_at_once_with_the_start_image(problem):
-    result = run(problem, 5, init="content", weights={"style": 1e38})  # float32 overflows
-    assert "loss became inf" in result.stopped and result.history == []
-    np.testing.assert_allclose(result.image, problem.content_rgb, atol=0.5)
+def test_a_weight_that_overflows_the_first_evaluation_is_named_before_any_optimization(problem, monkeypatch):
+    from helpers.optimizers import WeightTooLarge
+    from helpers.problem import StyleTransfer
+
+    with pytest.raises(ValueError, match="too large"):  # absurd weights never reach TensorFlow
+        run(problem, 5, weights={"style": 1e38})
+    original = StyleTransfer.evaluator
+
+    def overflowing(self, settings):  # as if a weight under the bound still overflowed float32
+        evaluate = original(self, settings)
+
+        def wrapped(image):
+            total, grad, parts = evaluate(image)
+            return tf.constant(np.inf), grad, {**parts, "style/block1_conv2": tf.constant(np.inf)}
+
+        return wrapped
+
+    monkeypatch.setattr(StyleTransfer, "evaluator", overflowing)
+    with pytest.raises(WeightTooLarge, match=r"style_weight .* is too large.*style/block1_conv2 part is inf"):
+        run(problem, 5, init="content")
+
+
+def test_an_interruption_while_a_later_stage_is_set_up_keeps_the_earlier_stage(problem, monkeypatch):
+    from helpers import optimize
+    from helpers.settings import Settings, Stage
+
+    calls = []
+    real_run = optimize.run
+
+    def run_then_interrupt(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # e.g. SIGTERM while the full size is traced
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(optimize, "run", run_then_interrupt)
+    settings = problem.settings(iterations=3)
+    result = optimize.run_stages([problem, problem], stages=[Stage((48, 64), 0.5, 2), Stage((48, 64), 1.0, 3)],
+                                 settings=settings, progress=False)
+    assert "interrupted while preparing the 48 x 64 px stage" in result.stopped
+    assert len(result.history) == 2 and result.settings["stages"] == [((48, 64), 2)]
+    check_image(result)
 
 
 def test_bad_arguments(problem):

@@ -60,6 +60,8 @@ def test_settings_are_immutable_and_replace_validates():
     ({"iterations": 0}, "iterations"),
     ({"iterations": 2.5}, "iterations"),
     ({"seed": "1"}, "seed"),
+    ({"seed": -1}, "seed"),  # NumPy's generators refuse it, after TensorFlow's minute of setup
+    ({"style_weight": 1e30}, "style_weight"),  # would overflow the float32 loss
     ({"style_weight": -1.0}, "style_weight"),
     ({"tv_weight": float("nan")}, "tv_weight"),
     ({"content_weight": 1e300}, "content_weight"),

@@ -123,6 +123,20 @@ def test_run_button_updates_preview_and_gallery(weights_path, tmp_path):
 
 
 @pytest.mark.slow
+def test_two_explorers_in_one_kernel_run_at_once(weights_path, tmp_path):
+    """Two notebooks' explorers (or two Voila users) previewing at the same time: both loss plots
+    are drawn in their own threads, concurrently, without errors."""
+    first, second = make_explorer(tmp_path, refresh_every=1), make_explorer(tmp_path, refresh_every=1)
+    second.style_weight.value = second.style_weight.value * 10  # not the same problem's weights
+    first.run_button.click()
+    second.run_button.click()
+    assert first.wait(TIMEOUT_S) and second.wait(TIMEOUT_S), "runs did not finish"
+    for ui in (first, second):
+        assert ui.last_error is None, ui.last_traceback
+        assert ui.loss_plot.value[:4] == b"\x89PNG" and len(ui.result.history) == 4
+
+
+@pytest.mark.slow
 def test_second_run_reuses_the_cached_problem_and_compiled_loss(weights_path, tmp_path):
     ui = make_explorer(tmp_path)
     ui.cache.clear()  # shared with other tests in this process: count this test's builds only
