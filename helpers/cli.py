@@ -1,7 +1,7 @@
 """What the package's commands share: one-line usage errors (exit status 2) and argument types.
 
 Imports nothing heavy (argparse only), so a command can check everything the user typed
-before TensorFlow is imported. (helpers.stylize has its own copies of these; they can move here.)
+before TensorFlow is imported. Used by helpers.stylize and helpers.replay_post.
 """
 from __future__ import annotations
 
