@@ -14,14 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from PIL import Image
 
-matplotlib.use("Agg") if "--show" not in sys.argv else None
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from helpers.plots import TERM_COLORS  # noqa: E402  (one colour per loss term, as in every notebook plot)
+from helpers.plots import (
+    TERM_COLORS,  # one colour per loss term, as in every notebook plot
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PICTURES = {"content": REPO / "images" / "content" / "tuebingen.jpg",
@@ -153,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--show", action="store_true", help="also show the figure in a window")
     args = parser.parse_args(argv)
+    if not args.show:
+        plt.switch_backend("Agg")  # files only: no window, works without a display
     plt.rcParams["svg.fonttype"] = "none"  # text stays text in the SVG (searchable, small)
     plt.rcParams["svg.hashsalt"] = "method"  # stable ids: the same drawing gives the same file
     fig = draw_method()

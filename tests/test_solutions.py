@@ -30,7 +30,7 @@ def exercises_of(notebook: Path) -> list[str]:
     """The numbered items of a notebook's "## Exercises" section (their first line)."""
     markdown = "\n".join(c.source for c in nbformat.read(notebook, as_version=4).cells if c.cell_type == "markdown")
     section = markdown.split("## Exercises", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^(\d+)\. ", section, re.M)
+    return re.findall(r"^(\d+)\. ", section, re.MULTILINE)
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -38,7 +38,7 @@ def test_every_exercise_has_an_answer(notebook):
     key = REPO / "notebooks" / "solutions" / f"{notebook.stem}.md"
     assert key.exists(), f"no answer key {key.relative_to(REPO)} for {notebook.name}"
     text = key.read_text(encoding="utf-8")
-    answered = re.findall(r"^## (\d+)\. ", text, re.M)
+    answered = re.findall(r"^## (\d+)\. ", text, re.MULTILINE)
     assert answered == exercises_of(notebook), f"{key.name}: answers {answered}, exercises {exercises_of(notebook)}"
     assert text.count("**Answer.**") == len(answered), f"{key.name}: one **Answer.** per exercise"
     assert "{{" not in text, f"{key.name}: a number was never filled in"
@@ -58,5 +58,5 @@ def test_answer_key_code_runs_in_fast_mode(key, weights_path):
     env = {**os.environ, "NST_FAST": "1", "KERAS_HOME": str(weights_path.parent.parent), "MPLBACKEND": "Agg",
            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, str(SCRIPT), str(key)], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=900)
+                          text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
