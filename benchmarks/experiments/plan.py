@@ -44,6 +44,8 @@ for scale, n in stages:
     problem = StyleTransfer(CONTENT, style, size=shape, precision="float32", **kw)
     ratio = 1.0 / scale**2
     w = {**weights, "content": weights["content"] * ratio, "tv": weights["tv"] * ratio}
+    if layers:  # keep each kept layer's weight at 1/5 (the default divides by the number of layers given)
+        w["style_layers"] = {layer: 1.0 / 5 for layer in layers}
     evaluate = problem.loss_function(w, norm)
     x0 = problem.initial_image(start if picture is None else picture, 0)
     evaluate(tf.constant(x0))
