@@ -111,7 +111,8 @@ def total_loss(image, features, content_target, style_targets, weights: Mapping,
     pixels = image.shape[1] * image.shape[2]
     for layer, gram in style_targets.items():
         if regions is not None:
-            from helpers.controls import regional_style_loss  # here: helpers.controls imports this module
+            # imported here, not at the top: helpers.controls imports this module
+            from helpers.controls import regional_style_loss
 
             masks, targets = regions[layer]
             loss = regional_style_loss(features[layer], tf.unstack(masks), targets)

@@ -5,7 +5,7 @@
     python -m helpers.stylize photo.jpg painting.jpg --save-every 5   # also writes a progress GIF
     python -m helpers.stylize photo.jpg painting.jpg --strength 0.8 --colour luminance
     python -m helpers.stylize photo.jpg wave.jpg night.jpg --style-blend 0.7,0.3
-    python -m helpers.stylize images/content/tuebingen.jpg night.jpg wave.jpg --mask images/masks/tuebingen_sky.png
+    python -m helpers.stylize images/content/tuebingen.jpg town.jpg sky.jpg --mask images/masks/tuebingen_sky.png
 
 Everything the user typed (options, pictures, the style's memory need, the output's
 name and folder, the network's weights) is checked before TensorFlow is even imported:
@@ -121,8 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = Parser(
         prog="python -m helpers.stylize",
-        description="Paint a content picture in the style of another (Gatys et al.). With no "
-        "pictures given: images/content/tuebingen.jpg in the style of images/styles/great_wave.jpg.",
+        description="Paint a content picture in the style of another (Gatys et al.). With no pictures\n"
+        "given: images/content/tuebingen.jpg in the style of images/styles/great_wave.jpg.\n\n"
+        "examples:\n"
+        "  python -m helpers.stylize photo.jpg painting.jpg --size 384 --strength 0.8\n"
+        "  python -m helpers.stylize photo.jpg painting.jpg --colour luminance   # keep the photo's colours\n"
+        "  python -m helpers.stylize photo.jpg a.jpg b.jpg --style-blend 0.7,0.3   # two styles, blended\n"
+        "  python -m helpers.stylize photo.jpg town.jpg sky.jpg --mask labels.png  # a style per region\n\n"
+        "The same weights give the same balance at every --size: the content and TV weights\n"
+        "are multiplied by 512*384 / (the result's pixels) for the gatys normalization.",
         epilog=EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("content", nargs="?", type=Path, default=DEFAULT_CONTENT,
@@ -152,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resize the style picture by F before taking its statistics: < 1 larger brush strokes, "
                         "> 1 finer ones (default 1)")
     p.add_argument("--content-weight", type=_weight, default=None, help="default: depends on --normalization")
-    p.add_argument("--style-weight", type=_weight, default=None, help="default: depends on --normalization")
+    p.add_argument("--style-weight", type=_weight, default=None,
+                   help="default: depends on --normalization and --layer-balance (gatys: 1e13 auto, 3e4 equal)")
     p.add_argument("--tv-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="gatys",
                    help='style-loss normalization: "gatys" (the paper, default) or "original" (the Keras post)')
