@@ -11,7 +11,7 @@ Everything a button does is a method of `Explorer`, so tests drive it without a 
     result = ui.run(block=True)  # the StyleResult; ui.preview and ui.gallery are updated
 
 Runs happen in a background thread, so the kernel stays responsive and Stop works. One
-problem per (content, style, size, content layer, style layers, colour) is cached: a
+problem per (content, style, size, content layer, style layers, colour, style scale) is cached: a
 second run with other weights starts at once, reusing the style targets and the
 compiled loss function (the weights reach it as tensors, so nothing is retraced). The
 cache is `helpers.problem.CACHE`, shared with `helpers.optimize.stylize`.
@@ -209,6 +209,8 @@ class Explorer:
                                       readout_format=".2f", continuous_update=False, style=label, layout=wide)
         self.colour = w.Dropdown(options=[(COLOUR_NAMES[c], c) for c in COLOURS], value="style", description="colours",
                                  style=label, layout=w.Layout(width="430px"))
+        self.style_scale = w.FloatLogSlider(value=1.0, base=2, min=-2, max=2, step=0.25, description="style scale",
+                                            readout_format=".2f", continuous_update=False, style=label, layout=wide)
         defaults = DEFAULT_WEIGHTS[NORMALIZATION]
 
         def weight_slider(name, text):
@@ -269,7 +271,7 @@ class Explorer:
                              (self.status, "status"), (self.message, "message"), (self.content_weight, "content-weight"),
                              (self.style_weight, "style-weight"), (self.tv_weight, "tv-weight"),
                              (self.content_upload, "content-upload"), (self.style_upload, "style-upload"),
-                             (self.strength, "strength"), (self.colour, "colour")]:
+                             (self.strength, "strength"), (self.colour, "colour"), (self.style_scale, "style-scale")]:
             widget.add_class(f"nst-{name}")
 
         self.run_button.on_click(lambda _: self.run())
@@ -288,9 +290,10 @@ class Explorer:
         self.controls = w.VBox([
             section("Style strength (0: a tenth of the style weight, 0.5: as set, 1: ten times) and colours"),
             self.strength, self.colour,
-            section("Images"),
+            section("Images (style scale: the painting resized by this factor first; < 1: larger brush strokes)"),
             w.HBox([self.content_choice, self.content_upload]), w.HBox([self.content_thumb], layout=w.Layout(margin="0 0 0 110px")),
             w.HBox([self.style_choice, self.style_upload]), w.HBox([self.style_thumb], layout=w.Layout(margin="0 0 0 110px")),
+            self.style_scale,
             section("Weights (log scale, 10<sup>\u00b13</sup> around the defaults)"),
             self.content_weight, self.style_weight, self.tv_weight,
             section("Layers"),
@@ -416,6 +419,7 @@ class Explorer:
             "init": self.init.value,
             "strength": float(self.strength.value),
             "colour": self.colour.value,
+            "style_scale": float(self.style_scale.value),
         }
 
     def apply(self, settings: dict):
@@ -433,6 +437,7 @@ class Explorer:
         self.init.value = settings["init"]
         self.strength.value = settings["strength"]
         self.colour.value = settings["colour"]
+        self.style_scale.value = settings["style_scale"]
 
     @property
     def cache(self) -> ProblemCache:
@@ -445,7 +450,8 @@ class Explorer:
         return Settings(content_weight=wts["content"], style_weight=wts["style"], tv_weight=wts["tv"],
                         content_layer=settings["content_layer"], style_layers=tuple(settings["style_layers"]),
                         normalization=NORMALIZATION, init=settings["init"], iterations=settings["iterations"],
-                        strength=settings["strength"], colour=settings["colour"]).replace(**changes)
+                        strength=settings["strength"], colour=settings["colour"],
+                        style_scale=settings["style_scale"]).replace(**changes)
 
     def _source(self, key: str):
         """What the engine loads for a dropdown value: an uploaded array or the file's path."""
@@ -594,7 +600,8 @@ class Explorer:
             f"<b>{html.escape(self._name(s['content']))} \u00d7 {html.escape(self._name(s['style']))}</b>",
             f"content {_short(wts['content'])} \u00b7 style {_short(wts['style'])} \u00b7 TV {_short(wts['tv'])}",
             f"content layer {layer} \u00b7 style {style}",
-            f"strength {s['strength']:.2f} \u00b7 colours: {html.escape(COLOUR_NAMES[s['colour']])}",
+            f"strength {s['strength']:.2f} \u00b7 style scale {s['style_scale']:.2f} \u00b7 colours: "
+            + html.escape(COLOUR_NAMES[s["colour"]]),
             f"{entry.image.shape[1]}\u00d7{entry.image.shape[0]} px \u00b7 {entry.evaluations} evals \u00b7 "
             f"{entry.seconds:.1f} s \u00b7 from {s['init']}",
         ]

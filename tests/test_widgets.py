@@ -107,14 +107,14 @@ def test_strength_is_the_first_slider_and_colour_a_choice(tmp_path):
                                                                  ipywidgets.IntSlider))]
     assert sliders[0] is ui.strength and ui.strength.value == 0.5
     assert [value for _, value in ui.colour.options] == list(widgets.COLOURS) and ui.colour.value == "style"
-    ui.strength.value, ui.colour.value = 1.0, "luminance"
+    ui.strength.value, ui.colour.value, ui.style_scale.value = 1.0, "luminance", 0.5
     settings = ui.settings()
     run = ui.run_settings(settings)
-    assert (run.strength, run.colour) == (1.0, "luminance")
+    assert (run.strength, run.colour, run.style_scale) == (1.0, "luminance", 0.5)
     assert run.weights["style"] == pytest.approx(10 * ui.style_weight.value)  # rule (c): x10 at strength 1
-    ui.strength.value, ui.colour.value = 0.2, "style"
+    ui.strength.value, ui.colour.value, ui.style_scale.value = 0.2, "style", 2.0
     ui.apply(settings)  # what restore does
-    assert (ui.strength.value, ui.colour.value) == (1.0, "luminance")
+    assert (ui.strength.value, ui.colour.value, ui.style_scale.value) == (1.0, "luminance", 0.5)
 
 
 @pytest.mark.slow
