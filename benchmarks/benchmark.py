@@ -285,7 +285,8 @@ def onednn_isa() -> str:
     A fresh process, because oneDNN prints it (ONEDNN_VERBOSE=1) at its first kernel and
     reads its ISA cap once: this one's kernels already ran, or must not be verbose.
     """
-    code = "import tensorflow as tf; tf.nn.conv2d(tf.ones((1, 8, 8, 3)), tf.ones((3, 3, 3, 4)), 1, 'SAME').numpy()"
+    code = ("import tensorflow as tf\nwith tf.device('/CPU:0'):  # on a GPU machine too: the CPU's oneDNN is asked\n"
+            "    tf.nn.conv2d(tf.ones((1, 8, 8, 3)), tf.ones((3, 3, 3, 4)), 1, 'SAME').numpy()")
     env = {**os.environ, "ONEDNN_VERBOSE": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300,
                           check=False)
