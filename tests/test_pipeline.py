@@ -50,6 +50,7 @@ def test_stylize_runs_the_coarse_stage_and_every_frame_is_full_size(tiny, tmp_pa
 
 def test_coarse_stage_weights_are_rescaled_by_the_pixel_ratio(tiny):
     from helpers.optimize import build_problems, plan, run_stages
+    from helpers.optimizers import pixel_box
 
     tiny = tiny.replace(init="noise")  # from the content image, the content loss would start at 0
     stages = plan(CONTENT, size=FINAL, settings=tiny)
@@ -57,8 +58,9 @@ def test_coarse_stage_weights_are_rescaled_by_the_pixel_ratio(tiny):
     seen = []
     run_stages(problems, stages=stages, settings=tiny, progress=False, callback=lambda p: seen.append(p.record))
     coarse, final = problems
-    # the first record of each stage is the weighted loss of its start image: recompute it unweighted
-    x = coarse.initial_image("noise", seed=0)
+    # the first record of each stage is the weighted loss of its start image (clipped into the
+    # pixel box by the bounded L-BFGS): recompute it unweighted
+    x = np.clip(coarse.initial_image("noise", seed=0), *pixel_box((1, *COARSE, 3))).astype(np.float32)
     _, _, parts = coarse.evaluator(tiny)(x)
     assert seen[0]["content"] == pytest.approx(4.0 * float(parts["content"]), rel=1e-5)
     assert seen[0]["tv"] == pytest.approx(4.0 * float(parts["tv"]), rel=1e-5)
