@@ -18,15 +18,18 @@ The pieces live in `helpers.settings` (choices, defaults, `Settings`, the stage 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
+import tensorflow as tf
 
 from helpers import images as im
 from helpers.optimizers import StyleResult, run
 from helpers.problem import StyleTransfer, get_problem
-from helpers.settings import Settings, Stage, pixel_ratio, plan_stages
+from helpers.settings import Settings, Stage, plan_stages
 
-__all__ = ["StyleResult", "build_problems", "estimate_seconds", "final_shape", "plan", "run_stages", "stylize"]
+__all__ = ["StyleResult", "build_problems", "estimate_seconds", "expected_seconds", "final_shape", "plan", "run_stages",
+           "stylize", "time_stage"]
 
 
 def final_shape(content, *, size) -> tuple[int, int]:
@@ -47,13 +50,46 @@ def build_problems(content, style, *, stages: list[Stage], settings: Settings, m
     return [get_problem(content, style, size=stage.shape, settings=settings, mask=mask) for stage in stages]
 
 
+def time_stage(problem: StyleTransfer, *, settings: Settings, repeats: int = 2) -> float:
+    """Measured seconds of one evaluation of `problem`'s loss, as the optimizers make it.
+
+    Compiles the loss first (untimed; each stage's run then reuses it), then times
+    `repeats` evaluations including what `helpers.optimizers.Recorder` adds to each: the
+    image into a tensor, the loss as a float, the gradient as float64. Timed at the
+    problem's own size rather than scaled by pixels: the cost per pixel is not the same
+    at every size (smaller images keep the cores less busy), nor on every CPU.
+    """
+    evaluate = problem.evaluator(settings)
+    x = problem.initial_image("content")
+
+    def once():
+        total, grad, _ = evaluate(tf.constant(x))
+        return float(total), np.asarray(grad, dtype=np.float64).ravel()
+
+    once()  # compile (or reuse the compiled loss)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    return (time.perf_counter() - start) / repeats
+
+
+def expected_seconds(stages: list[Stage], *, seconds_per_evaluation: list[float]) -> float:
+    """Seconds a run of these stages takes, given each stage's measured seconds per evaluation.
+
+    Each stage costs its iterations plus one: `helpers.optimizers.run` checks the start
+    image with one evaluation before optimizing (its setup; compiling was paid while timing).
+    """
+    if len(stages) != len(seconds_per_evaluation):
+        raise ValueError(f"{len(stages)} stages but {len(seconds_per_evaluation)} timings")
+    return sum((stage.iterations + 1) * seconds for stage, seconds in zip(stages, seconds_per_evaluation))
+
+
 def estimate_seconds(problems: list[StyleTransfer], *, stages: list[Stage], settings: Settings) -> float:
-    """Expected optimization time: one evaluation of the final problem measured, the
-    coarse stages extrapolated by their pixel counts. Compiles the final problem's
-    loss, which its run then reuses."""
-    per_evaluation = problems[-1].time_evaluation(settings.weights, settings.normalization)
-    final = stages[-1].shape
-    return per_evaluation * sum(stage.iterations * pixel_ratio(stage.shape, final) for stage in stages)
+    """Expected optimization time: one evaluation timed at each stage's size (`time_stage`),
+    times that stage's evaluations (`expected_seconds`). Compiles every stage's loss,
+    which its run then reuses; builds nothing (the problems come from the cache)."""
+    timings = [time_stage(problem, settings=settings) for problem in problems]
+    return expected_seconds(stages, seconds_per_evaluation=timings)
 
 
 def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: Settings, start=None,
@@ -61,8 +97,8 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
     """Run the stages in order, each starting from the previous one's image, upsampled.
 
     Every stage uses the same settings: the loss applies the weights at its own size
-    (`helpers.settings.weights_at_size`), so a coarse stage keeps the balance. Evaluations and seconds continue across stages in the
-    result's history; the callback sees each stage's own evaluation count. Every frame
+    (`helpers.settings.weights_at_size`), so a coarse stage keeps the balance. Evaluations
+    and seconds continue across stages in the result's history; the callback sees each stage's own evaluation count. Every frame
     is at the final size (coarse frames upsampled), so an animation's canvas is too.
     An interruption (KeyboardInterrupt) after the first stage began keeps the best image.
     start: an RGB image to start from instead of `settings.init`.

@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"side of the square both pictures are squashed to (default {POST_SIZE}, the post's)")
     p.add_argument("--rounds", type=int_at_least(1), default=POST_ROUNDS,
                    help=f"calls of fmin_l_bfgs_b(maxfun={MAXFUN}) (default {POST_ROUNDS}, the post's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the uniform-noise start (default 0)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the uniform-noise start (default 0)")
     p.add_argument("--output", type=Path, default=None, help="also save the final picture (.png/.jpg; never overwrites)")
     p.add_argument("--json", type=Path, default=None, help="also write the table, versions and CPU as JSON (never overwrites)")
     return p
@@ -368,6 +368,9 @@ def main(argv=None) -> int:
         check_args(args)
     except UsageError as exc:
         return fail(exc)
+    from helpers.quiet import import_tensorflow
+
+    import_tensorflow()  # TensorFlow's start-up lines stay off stderr, as in helpers.stylize
     print(f"replaying the post: {args.content.name} as {args.style.name}, {args.size} x {args.size} px, "
           f"{args.rounds} x fmin_l_bfgs_b(maxfun={MAXFUN}), float32, seed {args.seed}", flush=True)
     start = time.perf_counter()

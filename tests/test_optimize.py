@@ -52,6 +52,34 @@ def test_lbfgs_lowers_the_loss_within_its_budget(problem):
     assert [h["evaluation"] for h in result.history] == list(range(1, 13))
 
 
+def raw_images(problem, iterations, method):
+    """A run's result and every image it evaluated, exactly as optimized (preprocessed floats)."""
+    seen = []
+    result = run(problem, iterations, method=method, callback=lambda p: seen.append(np.array(p.preprocessed)))
+    return result, seen
+
+
+def test_lbfgs_stays_in_the_pixel_box_so_the_saved_picture_scores_its_own_loss(problem):
+    from helpers.optimizers import pixel_box
+
+    result, seen = raw_images(problem, 15, "lbfgs")  # tiny: 15 evaluations at 48 x 64, noise start
+    low, high = pixel_box(seen[0].shape)
+    assert low[0, 0, 0].tolist() == pytest.approx([-103.939, -116.779, -123.68])  # RGB 0, BGR order
+    assert high[0, 0, 0].tolist() == pytest.approx([151.061, 138.221, 131.32])  # RGB 255
+    for x in seen:  # every evaluated image, the raw best among them, is inside the box
+        assert (x >= low - 1e-4).all() and (x <= high + 1e-4).all()
+    delivered = problem.delivered_loss(result.image, settings=problem.settings())
+    assert delivered == pytest.approx(result.best_loss, rel=1e-3)  # only the rounding to 8 bits differs
+
+
+def test_the_posts_restarts_stay_unbounded_as_the_post_was(problem):
+    from helpers.optimizers import pixel_box
+
+    _, seen = raw_images(problem, 15, "restarts")  # the same tiny run: the post's noise leaves the box at once
+    low, high = pixel_box(seen[0].shape)
+    assert any((x < low).any() or (x > high).any() for x in seen)
+
+
 @pytest.mark.parametrize("method, iterations", [("restarts", 23), ("adam", 8)])
 def test_other_methods_lower_the_loss(problem, method, iterations):
     # 23 evaluations: the post's 20-evaluation L-BFGS run, then a restart for the last 3

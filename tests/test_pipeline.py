@@ -50,6 +50,7 @@ def test_stylize_runs_the_coarse_stage_and_every_frame_is_full_size(tiny, tmp_pa
 
 def test_coarse_stage_weights_follow_the_size_rule_once(tiny):
     from helpers.optimize import build_problems, plan, run_stages
+    from helpers.optimizers import pixel_box
     from helpers.settings import REFERENCE_PIXELS
 
     tiny = tiny.replace(init="noise")  # from the content image, the content loss would start at 0
@@ -58,8 +59,9 @@ def test_coarse_stage_weights_follow_the_size_rule_once(tiny):
     seen = []
     run_stages(problems, stages=stages, settings=tiny, progress=False, callback=lambda p: seen.append(p.record))
     coarse, final = problems
-    # the first record of each stage is the weighted loss of its start image: recompute it
-    x = coarse.initial_image("noise", seed=0)
+    # the first record of each stage is the weighted loss of its start image (clipped into the
+    # pixel box by the bounded L-BFGS): recompute it
+    x = np.clip(coarse.initial_image("noise", seed=0), *pixel_box((1, *COARSE, 3))).astype(np.float32)
     _, _, parts = coarse.evaluator(tiny)(x)
     # unweighted content and TV losses: "original" keeps the weights as given (1, 1)
     _, _, raw = coarse.evaluator(tiny.replace(normalization="original", layer_balance=None, content_weight=1.0,

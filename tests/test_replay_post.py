@@ -110,7 +110,7 @@ def test_bad_input_exits_2_with_one_line_before_tensorflow(tmp_path):
     cases = [[str(tmp_path / "missing.jpg"), style], [str(tmp_path / "notes.jpg"), style],
              [content, str(tmp_path / "tiny.png")], [content, style, "--size", "31"],
              [content, style, "--rounds", "0"], [content, style, "--size", "abc"],
-             [content, style, "--json", str(tmp_path / "exists.json")]]
+             [content, style, "--json", str(tmp_path / "exists.json")], [content, style, "--seed", "-1"]]
     script = (
         "import contextlib, io, json, sys\n"
         "from helpers.replay_post import main\n"
@@ -133,7 +133,7 @@ def test_bad_input_exits_2_with_one_line_before_tensorflow(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: "), (argv, stderr)
     messages = [stderr for _, stderr in report["results"]]
     assert "no such file" in messages[0] and "not an image" in messages[1] and "too small" in messages[2]
-    assert "already exists" in messages[6]
+    assert "already exists" in messages[6] and "--seed" in messages[7]
 
 
 def test_command_writes_a_table_that_committed_table_reads(weights_path, tmp_path, capsys):
