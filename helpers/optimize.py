@@ -60,8 +60,8 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
                frames_every: int | None = None, callback=None, progress: bool = True) -> StyleResult:
     """Run the stages in order, each starting from the previous one's image, upsampled.
 
-    Each stage's content and TV weights are rescaled by its pixel ratio
-    (`Settings.rescaled`). Evaluations and seconds continue across stages in the
+    Every stage uses the same settings: the loss applies the weights at its own size
+    (`helpers.settings.weights_at_size`), so a coarse stage keeps the balance. Evaluations and seconds continue across stages in the
     result's history; the callback sees each stage's own evaluation count. Every frame
     is at the final size (coarse frames upsampled), so an animation's canvas is too.
     An interruption (KeyboardInterrupt) after the first stage began keeps the best image.
@@ -70,8 +70,6 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
     results, image_start = [], start is not None
     for problem, stage in zip(problems, stages):
         stage_settings = settings.replace(iterations=stage.iterations)
-        if stage.scale != 1.0:
-            stage_settings = stage_settings.rescaled(pixel_ratio=stage.pixel_ratio)
         if results:  # later stages start from the previous stage's result, upsampled
             start = results[-1].image
         try:

@@ -24,7 +24,7 @@ from helpers import images as im
 from helpers.losses import gram_matrix, total_loss
 from helpers.model import FeatureExtractor
 from helpers.settings import (CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, NORMALIZATIONS, PRECISIONS, STYLE_FITS,
-                              STYLE_LAYERS, Settings)
+                              STYLE_LAYERS, Settings, weights_at_size)
 
 CACHE_SIZE = 6  # problems kept by the shared cache (targets + compiled loss each)
 
@@ -135,11 +135,33 @@ class StyleTransfer:
                         tv_weight=weights.get("tv"), normalization=normalization, content_layer=self.content_layer,
                         style_layers=tuple(self.style_layers), precision=self.precision, **fields)
 
+    def zero_feature_loss(self, layer: str) -> float:
+        """The "gatys" style loss of `layer` for an image whose features are all zero:
+        ||A||^2 / (4 N^2 M^2), A the target, N channels, M the result's positions there."""
+        target = self.style_targets[layer]
+        n, m = float(target.shape[0]), self._positions(layer)
+        return float(tf.reduce_sum(tf.square(tf.cast(target, tf.float64)))) / (4.0 * n**2 * m**2)
+
+    def layer_weights(self, settings: Settings) -> dict[str, float]:
+        """The factor on each style layer's loss (times the style weight): rule (b).
+
+        "equal": the settings' shares as they are. "auto": each share divided by
+        `zero_feature_loss`, so each layer's weighted loss is its relative Gram error
+        ||G - A||^2 / ||A||^2 times its share, and every layer counts.
+        """
+        shares = settings.layer_weights
+        if settings.balance == "equal":
+            return {layer: float(shares[layer]) for layer in self.style_layers}
+        return {layer: float(shares[layer]) / max(self.zero_feature_loss(layer), 1e-30) for layer in self.style_layers}
+
     def evaluator(self, settings: Settings):
         """A compiled function image (1, H, W, 3) -> (total loss, gradient, parts) with these weights.
 
-        Gradients are taken with respect to the image only. Compiled once per
-        normalization; the weights are passed as tensors, so new weights reuse it.
+        The weights used are `settings.weights` at this problem's size
+        (`helpers.settings.weights_at_size`, rule (a)) and the style layers' factors of
+        `layer_weights` (rule (b)). Gradients are taken with respect to the image only.
+        Compiled once per normalization; the weights are passed as tensors, so new
+        weights reuse it.
         """
         if (settings.content_layer, tuple(settings.style_layers)) != (self.content_layer, tuple(self.style_layers)):
             raise ValueError(f"these settings are for layers {settings.content_layer} / {settings.style_layers}, "
@@ -158,15 +180,19 @@ class StyleTransfer:
 
             self._compiled[normalization] = evaluate
         evaluate = self._compiled[normalization]
-        weights = {term: tf.constant(float(value)) for term, value in settings.weights.items()}
-        layer_w = tf.constant([float(settings.layer_weights[l]) for l in self.style_layers])
+        used = weights_at_size(settings.weights, shape=self.shape, normalization=normalization)
+        weights = {term: tf.constant(float(value)) for term, value in used.items()}
+        factors = self.layer_weights(settings)
+        layer_w = tf.constant([factors[layer] for layer in self.style_layers])
         return lambda image: evaluate(image, weights, layer_w)
 
-    def loss_function(self, weights: Mapping, normalization: str = "gatys"):
-        """`evaluator` for a weights dict {"content", "style", "tv"} (the style layers share equally)."""
+    def loss_function(self, weights: Mapping, normalization: str = "gatys", layer_balance: str | None = None):
+        """`evaluator` for a weights dict {"content", "style", "tv"} (the default layer balance of
+        the normalization; the settings' defaults for the terms not given)."""
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, not {normalization!r}")
-        return self.evaluator(self.settings({**DEFAULT_WEIGHTS[normalization], **weights}, normalization))
+        return self.evaluator(self.settings({**DEFAULT_WEIGHTS[normalization], **weights}, normalization,
+                                            layer_balance=layer_balance))
 
     def time_evaluation(self, weights: Mapping | None = None, normalization: str = "gatys", repeats: int = 2) -> float:
         """Measured seconds of one loss evaluation at this size (after compiling): the basis of time estimates."""
@@ -193,17 +219,21 @@ class StyleTransfer:
 
     def run(self, iterations: int = 100, method: str = "lbfgs", weights: Mapping | None = None,
             normalization: str = "gatys", init="noise", seed: int = 0, frames_every: int | None = None,
-            callback=None, progress: bool = True, learning_rate: float = 10.0):
+            callback=None, progress: bool = True, learning_rate: float = 10.0, layer_balance: str | None = None,
+            strength: float = 0.5):
         """Optimize the pixels for `iterations` loss evaluations; returns a StyleResult.
 
         weights: a (partial) dict {"content", "style", "tv"}; init: one of INITS or an
-        RGB image. See `helpers.optimizers.run`, which does the work, for the rest.
+        RGB image; layer_balance, strength: as in `helpers.settings.Settings` (weights
+        chosen for equal layer shares, e.g. a style weight of 3e4, need layer_balance="equal").
+        See `helpers.optimizers.run`, which does the work, for the rest.
         """
         from helpers import optimizers
 
         image = None if isinstance(init, str) else init
         settings = self.settings(weights, normalization, iterations=iterations, method=method,
-                                 init=init if image is None else "content", seed=seed, learning_rate=learning_rate)
+                                 init=init if image is None else "content", seed=seed, learning_rate=learning_rate,
+                                 layer_balance=layer_balance, strength=strength)
         return optimizers.run(self, settings, start=image, frames_every=frames_every, callback=callback,
                               progress=progress)
 

@@ -1,8 +1,8 @@
 """The choices, the defaults and one validated run-settings object; no TensorFlow here.
 
     from helpers.settings import Settings, plan_stages
-    s = Settings(style_weight=1e5, iterations=50)   # everything else: the defaults
-    s.weights                                       # {"content": 1.0, "style": 100000.0, "tv": 1.0}
+    s = Settings(style_weight=1e14, iterations=50)  # everything else: the defaults
+    s.weights                                       # {"content": 1.0, "style": 1e14, "tv": 1.0}
     s.replace(method="adam")                        # a new, validated Settings
     plan_stages(final_shape=(384, 512), iterations=100, coarse_to_fine=((0.5, 100),))
 
@@ -29,22 +29,27 @@ INITS = ("content", "noise", "style")  # start images; the first is the default
 NORMALIZATIONS = ("gatys", "original")  # style-loss normalizations, see helpers.losses.style_loss
 PRECISIONS = ("auto", "float32", "bfloat16")  # "auto": bfloat16 where the hardware computes it natively
 STYLE_FITS = ("cover", "stretch")  # how the style image is resized, see helpers.problem.StyleTransfer
+LAYER_BALANCES = ("auto", "equal")  # how the style weight is shared between the style layers, see Settings
+COLOURS = ("style", "luminance", "match", "swap")  # colour control, see helpers.problem.StyleTransfer
 
 CONTENT_LAYER = "block2_conv2"  # the original post's choice
 STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 
-# Weights for each normalization. "original" are the post's, reproduced exactly.
-# "gatys" were chosen by stylizing Tübingen as The Great Wave from the content image with
-# 100-150 L-BFGS evaluations: at 256 px a style weight of 1e3 leaves the photo barely
-# tinted, 1e4 paints it strongly and 1e5 washes the buildings out; at 512 px, where the
-# content loss (a sum over 4x the pixels) weighs 4x more, 3e4 and 1e5 both give a strong,
-# clean picture with the buildings intact, and 3e4 keeps more of them. TV 1 and 0.01 look
-# the same from the content image, which has no speckle to remove; from noise, notebook
-# 05 shows that about 100x more TV is needed.
+# Weights for each normalization, meant at REFERENCE_PIXELS (see `weights_at_size`).
+# "original" are the post's, reproduced exactly, with equal layer shares.
+# "gatys" go with layer_balance "auto" (every style layer normalized by its target's size,
+# so the style loss is a mean relative Gram error): 1e13 is the scale of the style loss
+# that today's 512 px defaults had from the content image (benchmarks/results/balance.md).
+# Under layer_balance "equal" the gatys style default is EQUAL_BALANCE_STYLE_WEIGHT, chosen
+# by stylizing Tübingen as The Great Wave at 512 px (3e4 and 1e5 both strong and clean,
+# 3e4 keeps more of the buildings). TV 1 and 0.01 look the same from the content image,
+# which has no speckle to remove; from noise, notebook 05 shows that ~100x more TV is needed.
 DEFAULT_WEIGHTS = {
     "original": {"content": 0.025, "style": 5.0, "tv": 1.0},
-    "gatys": {"content": 1.0, "style": 3e4, "tv": 1.0},
+    "gatys": {"content": 1.0, "style": 1e13, "tv": 1.0},
 }
+EQUAL_BALANCE_STYLE_WEIGHT = 3e4  # the "gatys" style default under layer_balance "equal"
+REFERENCE_PIXELS = 512 * 384  # the size the "gatys" content and TV weights mean (a 4:3 photo at 512 px)
 DEFAULT_COARSE_TO_FINE = ((0.5, 100),)  # the command's default: 100 evaluations at half size (benchmarks/benchmark.py)
 FLOAT32_MAX = 3.4028234663852886e38  # the weights become float32 tensors, and so does the loss
 # A generous upper bound of each unweighted loss term at any size that fits in memory: at
@@ -76,16 +81,27 @@ def pixel_ratio(from_shape: Sequence[int], to_shape: Sequence[int]) -> float:
     return (from_shape[0] * from_shape[1]) / float(to_shape[0] * to_shape[1])
 
 
-def weights_at_size(weights: Mapping[str, float], *, pixel_ratio: float) -> dict[str, float]:
-    """Weights for a run at another size that keep the balance the weights had at theirs.
+def weights_at_size(weights: Mapping[str, float], *, shape: Sequence[int], normalization: str) -> dict[str, float]:
+    """The weights actually used for a result of `shape` (height, width) px: rule (a).
 
-    pixel_ratio: pixels of the size the weights were chosen at / pixels of the new size.
-    The content and TV losses are sums over pixels, so they grow with the pixel count;
-    the style loss is normalized per layer and does not. Multiplying the content and TV
-    weights by the ratio keeps the three terms in the same proportion. This is the one
-    place that rule lives (coarse-to-fine stages, the explorer's full-size render).
+    "gatys": the content and TV losses are sums over pixels, so they grow with the pixel
+    count, while the style loss is normalized per layer and does not. The content and TV
+    weights are therefore multiplied by REFERENCE_PIXELS / (H * W): the same weights give
+    the same balance at every size (and exactly themselves at 512 x 384 px).
+    "original": unchanged (the post's literal objective, reproduced as it was).
+    `helpers.problem.StyleTransfer.evaluator` applies this to every run at every size
+    (command, `stylize()`, coarse stages, the explorer): the one place the rule lives.
     """
-    return {**weights, "content": weights["content"] * pixel_ratio, "tv": weights["tv"] * pixel_ratio}
+    _choice(normalization, NORMALIZATIONS, "normalization")
+    if normalization == "original":
+        return dict(weights)
+    factor = REFERENCE_PIXELS / float(int(shape[0]) * int(shape[1]))
+    return {**weights, "content": weights["content"] * factor, "tv": weights["tv"] * factor}
+
+
+def strength_factor(strength: float) -> float:
+    """Rule (c): the factor on the style weight, 100 ** (strength - 0.5): 0.1 at 0, 1 at 0.5, 10 at 1."""
+    return 100.0 ** (float(strength) - 0.5)
 
 
 def _choice(value, choices, name: str):
@@ -106,9 +122,27 @@ def _whole(value, low: int, name: str) -> int:
 class Settings:
     """Everything that decides a run except the images and the size; validated, immutable.
 
-    content_weight, style_weight, tv_weight: None takes DEFAULT_WEIGHTS[normalization].
+    content_weight, style_weight, tv_weight: None takes DEFAULT_WEIGHTS[normalization]
+        (the style weight under "gatys" with layer_balance "equal": EQUAL_BALANCE_STYLE_WEIGHT).
+        They mean the balance at REFERENCE_PIXELS; every size gets the same balance
+        (`weights_at_size`, applied when the loss is evaluated).
+    strength: 0..1, the style knob on top of the style weight: the weight used is
+        style_weight x 100 ** (strength - 0.5) (x0.1 at 0, as given at 0.5, x10 at 1).
+    layer_balance: one of LAYER_BALANCES, or None ("auto" for "gatys", "equal" for
+        "original"). "auto" divides each style layer's loss by its value for an image
+        whose features are zero (4 N^2 M^2 / ||A||^2 in "gatys"), so every layer counts
+        and the style loss is the mean relative Gram error; "equal" leaves the layers'
+        losses as they are (deep layers then add almost nothing in "gatys"). "auto" needs
+        the "gatys" normalization.
     style_layer_weights: the share of the style weight of each style layer, in the
         order of `style_layers` (or a {layer: weight} mapping); None: equal, summing to 1.
+        Under "auto" they multiply the per-layer normalization.
+    colour: one of COLOURS: "style" (the painting's colours), "luminance" (transfer on
+        luminance only, the photo's colours put back), "match" (the painting's colours
+        mapped to the photo's before transfer), "swap" (the result's colours swapped
+        for the photo's afterwards).
+    style_blend: one weight >= 0 per style image (not all zero) when several are given
+        without a mask; None: equal.
     content_layer: the VGG16 layer compared with the content image, or None (texture only).
     style_layers: the layers whose Gram matrices are matched.
     normalization, method, init, precision, style_fit: one of NORMALIZATIONS, METHODS,
@@ -119,8 +153,10 @@ class Settings:
     style_scale: extra factor on the style image's size (< 1: larger brush strokes).
     learning_rate: Adam's step in grey levels (method "adam" only).
 
-    `weights` ({"content", "style", "tv"}) and `layer_weights` ({layer: share}) are the
-    resolved values, computed once when the object is made. `replace(**changes)` returns
+    `weights` ({"content", "style", "tv"}: the style weight with the strength applied, the
+    content and TV weights at REFERENCE_PIXELS), `layer_weights` ({layer: share}) and
+    `balance` (the layer balance used) are the resolved values, computed once when the
+    object is made. `replace(**changes)` returns
     a new, validated Settings. Bad values raise ValueError naming the field.
     """
 
@@ -140,8 +176,13 @@ class Settings:
     style_fit: str = "cover"
     style_scale: float = 1.0
     learning_rate: float = 10.0
+    strength: float = 0.5
+    layer_balance: str | None = None
+    colour: str = "style"
+    style_blend: tuple[float, ...] | None = None
     weights: Mapping[str, float] = dataclasses.field(init=False, repr=False, compare=False)
     layer_weights: Mapping[str, float] = dataclasses.field(init=False, repr=False, compare=False)
+    balance: str = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         def put(name, value):  # frozen: fields are set once, here
@@ -152,6 +193,22 @@ class Settings:
         _choice(self.init, INITS, "init")
         _choice(self.precision, PRECISIONS, "precision")
         _choice(self.style_fit, STYLE_FITS, "style_fit")
+        _choice(self.colour, COLOURS, "colour")
+        if self.layer_balance is not None:
+            _choice(self.layer_balance, LAYER_BALANCES, "layer_balance")
+        balance = self.layer_balance or ("auto" if self.normalization == "gatys" else "equal")
+        if balance == "auto" and self.normalization != "gatys":
+            raise ValueError('layer_balance "auto" needs normalization "gatys" (use "equal" with "original")')
+        put("balance", balance)
+        strength = float(self.strength)
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must lie between 0 and 1, not {self.strength}")
+        put("strength", strength)
+        if self.style_blend is not None:
+            blend = tuple(float(b) for b in self.style_blend)
+            if not blend or not all(math.isfinite(b) and b >= 0 for b in blend) or sum(blend) <= 0:
+                raise ValueError(f"style_blend must be numbers >= 0, not all zero, not {self.style_blend}")
+            put("style_blend", blend)
         if self.content_layer is not None:
             _choice(self.content_layer, tuple(CONV_LAYERS), "content_layer")
         if isinstance(self.style_layers, str):
@@ -184,9 +241,12 @@ class Settings:
 
         given = {"content": self.content_weight, "style": self.style_weight, "tv": self.tv_weight}
         weights = dict(DEFAULT_WEIGHTS[self.normalization])
+        if self.normalization == "gatys" and balance == "equal":
+            weights["style"] = EQUAL_BALANCE_STYLE_WEIGHT
         for term, value in given.items():
             if value is not None:
                 weights[term] = check_weight(value, name=f"{term}_weight")
+        weights["style"] = check_weight(weights["style"] * strength_factor(strength), name="style weight x strength")
         put("weights", weights)
         put("layer_weights", self._resolve_layer_weights())
         if self.style_layer_weights is not None:
@@ -212,28 +272,19 @@ class Settings:
         """A new Settings with these fields changed (validated again; weights resolved again)."""
         return dataclasses.replace(self, **changes)
 
-    def rescaled(self, *, pixel_ratio: float) -> Settings:
-        """These settings for another size: the weights through `weights_at_size`."""
-        weights = weights_at_size(self.weights, pixel_ratio=pixel_ratio)
-        return self.replace(content_weight=weights["content"], style_weight=weights["style"], tv_weight=weights["tv"])
-
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
     """One stage of a coarse-to-fine run.
 
     shape: (height, width) in px. scale: of the final size (1.0 for the last stage).
-    iterations: loss evaluations. pixel_ratio: final pixels / this stage's pixels, as
-    1 / scale**2, the factor on the content and TV weights (see `weights_at_size`).
+    iterations: loss evaluations. The weights need no change per stage: the loss applies
+    `weights_at_size` at each stage's own size.
     """
 
     shape: tuple[int, int]
     scale: float
     iterations: int
-
-    @property
-    def pixel_ratio(self) -> float:
-        return 1.0 / self.scale**2
 
 
 def plan_stages(*, final_shape: Sequence[int], iterations: int, coarse_to_fine=()) -> list[Stage]:

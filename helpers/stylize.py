@@ -39,8 +39,8 @@ from pathlib import Path
 
 from helpers import files
 from helpers.cli import Parser, UsageError, fail, int_at_least
-from helpers.settings import (DEFAULT_COARSE_TO_FINE, INITS, METHODS, NORMALIZATIONS, PRECISIONS, Settings,
-                              check_weight)
+from helpers.settings import (DEFAULT_COARSE_TO_FINE, INITS, LAYER_BALANCES, METHODS, NORMALIZATIONS, PRECISIONS,
+                              Settings, check_weight)
 
 DEFAULT_ITERATIONS = 100  # at full size
 DEFAULT_COARSE_ITERATIONS = DEFAULT_COARSE_TO_FINE[0][1]  # at half size first: chosen with benchmarks/benchmark.py
@@ -83,6 +83,16 @@ def _weight(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _strength(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0 ... 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from helpers.images import MIN_SIDE  # PIL and NumPy only: cheap
 
@@ -102,11 +112,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"longest side of the result in px (default 512, at least {MIN_SIDE})")
     p.add_argument("--iterations", type=int_at_least(1), default=DEFAULT_ITERATIONS,
                    help=f"loss evaluations, i.e. VGG16 forward+backward passes (default {DEFAULT_ITERATIONS})")
+    p.add_argument("--strength", type=_strength, default=0.5, metavar="S",
+                   help="how strongly the style is applied, 0 ... 1 (default 0.5): the style weight x "
+                        "100 ** (S - 0.5), so 0 is a tenth of it and 1 ten times")
     p.add_argument("--content-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--style-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--tv-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--normalization", choices=NORMALIZATIONS, default="gatys",
                    help='style-loss normalization: "gatys" (the paper, default) or "original" (the Keras post)')
+    p.add_argument("--layer-balance", choices=LAYER_BALANCES, default=None,
+                   help='how the style layers share the style weight: "auto" (each layer normalized by its '
+                        'target, so every layer counts; the default for gatys) or "equal" (the default for original)')
     p.add_argument("--init", choices=INITS, default="content", help="start image (default content)")
     p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed for --init noise (default 0)")
     p.add_argument("--method", choices=METHODS, default="lbfgs", help="optimizer (default lbfgs)")
@@ -279,7 +295,8 @@ def settings_from_args(args) -> Settings:
     try:
         return Settings(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
                         normalization=args.normalization, init=args.init, seed=args.seed, method=args.method,
-                        precision=args.precision, iterations=args.iterations, coarse_to_fine=coarse)
+                        precision=args.precision, iterations=args.iterations, coarse_to_fine=coarse,
+                        strength=args.strength, layer_balance=args.layer_balance)
     except ValueError as exc:
         raise UsageError(exc) from None
 

@@ -40,7 +40,7 @@ from helpers.model import PAPER_NAMES
 from helpers.notebook import CONTENT_IMAGES, REPO, STYLE_IMAGES, fast
 from helpers.optimizers import run as optimize_run
 from helpers.problem import CACHE, ProblemCache, StyleTransfer
-from helpers.settings import CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, STYLE_LAYERS, Settings, pixel_ratio
+from helpers.settings import CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, STYLE_LAYERS, Settings
 from helpers.weights import CONV_LAYERS
 
 NORMALIZATION = "gatys"
@@ -138,7 +138,6 @@ class GalleryEntry:
     seconds: float
     evaluations: int
     full: bool = False
-    scale: float = 1.0        # factor applied to the content and TV weights (full renders)
     path: Path | None = None  # where a full render was saved
     stopped: str | None = None
 
@@ -375,17 +374,16 @@ class Explorer:
             full = self._fit(self.content_choice.value, self.full_size)
         except Exception:
             return
-        ratio = pixel_ratio(preview, full)
         estimate = ""
         if tuple(full) in self._seconds_per_evaluation:  # measured by an earlier render of this size
             seconds = self._seconds_per_evaluation[tuple(full)] * self.full_iterations
             estimate = f", about {seconds:.0f} s on this machine"
         self.full_note.value = (
             f"<div style='font-size:12px;line-height:1.4;color:#444'><b>Render full size</b>: {full[1]}\u00d7{full[0]} px, {self.full_iterations} evaluations"
-            f"{estimate}, saved to <code>outputs/</code>. The content and TV weights are multiplied by "
-            f"{ratio:.3g} = ({preview[1]}\u00d7{preview[0]}) / ({full[1]}\u00d7{full[0]}) pixels: both losses are "
-            f"sums over pixels while the style loss is normalized per layer, so this keeps the balance you "
-            f"chose in the preview.</div>")
+            f"{estimate}, saved to <code>outputs/</code>. The same weights give the same balance as the "
+            f"{preview[1]}\u00d7{preview[0]} px preview: the content and TV losses are sums over pixels, so the "
+            f"engine weighs them by 512\u00d7384 / (width \u00d7 height) at every size "
+            f"(<code>helpers.settings.weights_at_size</code>).</div>")
 
     # --- settings ----------------------------------------------------------------------------
 
@@ -510,10 +508,8 @@ class Explorer:
     def _optimize(self, settings: dict, full: bool):
         size = self.full_size if full else settings["size"]
         iterations = self.full_iterations if full else settings["iterations"]
-        run_settings, scale = self.run_settings(settings, iterations=iterations), 1.0
-        if full:  # keep the balance chosen in the preview (see helpers.settings.weights_at_size)
-            scale = pixel_ratio(self._fit(settings["content"], settings["size"]), self._fit(settings["content"], size))
-            run_settings = run_settings.rescaled(pixel_ratio=scale)
+        # the same settings at both sizes: the engine keeps the balance (helpers.settings.weights_at_size)
+        run_settings = self.run_settings(settings, iterations=iterations)
         what = f"{html.escape(self._name(settings['content']))} \u00d7 {html.escape(self._name(settings['style']))} at {size} px"
         if CACHE.key(**self._problem_args(settings, size)) in CACHE:
             self.status.value = f"{what}: reusing the cached targets and compiled loss\u2026"
@@ -545,7 +541,7 @@ class Explorer:
             # A unique name, created exclusively: renders by other users of a shared outputs/ never collide.
             name = unique_name(f"{self._name(settings['content'])}_{self._name(settings['style'])}", ".png")
             path = im.save_image(result.image, self.output_dir / name, overwrite=False)
-        entry = GalleryEntry(settings, result.image, result.history, result.seconds, evaluations, full, scale, path,
+        entry = GalleryEntry(settings, result.image, result.history, result.seconds, evaluations, full, path,
                              result.stopped)
         self.loss_plot.value = loss_plot_png(result.history, self._title(entry))
         self._add_to_gallery(entry)
@@ -582,8 +578,6 @@ class Explorer:
             f"{entry.image.shape[1]}\u00d7{entry.image.shape[0]} px \u00b7 {entry.evaluations} evals \u00b7 "
             f"{entry.seconds:.1f} s \u00b7 from {s['init']}",
         ]
-        if entry.full:
-            lines.append(f"full size: content &amp; TV weights \u00d7{entry.scale:.3g}")
         if entry.path:
             lines.append(f"saved {html.escape(entry.path.name)}")
         if entry.stopped:

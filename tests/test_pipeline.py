@@ -48,8 +48,9 @@ def test_stylize_runs_the_coarse_stage_and_every_frame_is_full_size(tiny, tmp_pa
             assert gif.convert("RGB").size == (FINAL[1], FINAL[0])
 
 
-def test_coarse_stage_weights_are_rescaled_by_the_pixel_ratio(tiny):
+def test_coarse_stage_weights_follow_the_size_rule_once(tiny):
     from helpers.optimize import build_problems, plan, run_stages
+    from helpers.settings import REFERENCE_PIXELS
 
     tiny = tiny.replace(init="noise")  # from the content image, the content loss would start at 0
     stages = plan(CONTENT, size=FINAL, settings=tiny)
@@ -57,11 +58,16 @@ def test_coarse_stage_weights_are_rescaled_by_the_pixel_ratio(tiny):
     seen = []
     run_stages(problems, stages=stages, settings=tiny, progress=False, callback=lambda p: seen.append(p.record))
     coarse, final = problems
-    # the first record of each stage is the weighted loss of its start image: recompute it unweighted
+    # the first record of each stage is the weighted loss of its start image: recompute it
     x = coarse.initial_image("noise", seed=0)
     _, _, parts = coarse.evaluator(tiny)(x)
-    assert seen[0]["content"] == pytest.approx(4.0 * float(parts["content"]), rel=1e-5)
-    assert seen[0]["tv"] == pytest.approx(4.0 * float(parts["tv"]), rel=1e-5)
+    # unweighted content and TV losses: "original" keeps the weights as given (1, 1)
+    _, _, raw = coarse.evaluator(tiny.replace(normalization="original", layer_balance=None, content_weight=1.0,
+                                              tv_weight=1.0))(x)
+    factor = REFERENCE_PIXELS / (COARSE[0] * COARSE[1])  # rule (a) at the coarse stage's own size, once
+    assert seen[0]["content"] == pytest.approx(float(parts["content"]), rel=1e-5)
+    assert seen[0]["content"] == pytest.approx(factor * float(raw["content"]), rel=1e-5)
+    assert seen[0]["tv"] == pytest.approx(factor * float(raw["tv"]), rel=1e-5)
     assert seen[0]["style/block1_conv2"] == pytest.approx(float(parts["style/block1_conv2"]), rel=1e-5)
     assert len(seen) == 5 and final.shape == FINAL
 
@@ -80,7 +86,7 @@ def test_problems_are_built_once_and_shared(tiny):
     CACHE.clear()
     builds = CACHE.builds
     a = get_problem(CONTENT, STYLE, size=FINAL, settings=tiny)
-    b = get_problem(str(CONTENT), STYLE, size=FINAL, settings=tiny.replace(style_weight=1e6, method="adam"))
+    b = get_problem(str(CONTENT), STYLE, size=FINAL, settings=tiny.replace(style_weight=1e6, method="adam", strength=0.9))
     assert a is b and CACHE.builds == builds + 1  # weights and method are not part of a problem
     c = get_problem(CONTENT, STYLE, size=FINAL, settings=tiny.replace(style_layers=("block1_conv2",)))
     assert c is not a and CACHE.builds == builds + 2

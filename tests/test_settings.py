@@ -35,6 +35,12 @@ def test_defaults_are_resolved_once_from_the_normalization():
     assert post.weights == {"content": 0.025, "style": 7.0, "tv": 1.0}
     # replace() resolves again: the given style weight is kept, the others follow the normalization
     assert post.replace(normalization="gatys").weights == {"content": 1.0, "style": 7.0, "tv": 1.0}
+    # the layer balance follows the normalization too, and with it the gatys style default
+    assert (s.balance, post.balance) == ("auto", "equal")
+    assert s.weights["style"] == 1e13
+    equal = Settings(layer_balance="equal")
+    assert equal.weights == {"content": 1.0, "style": st.EQUAL_BALANCE_STYLE_WEIGHT, "tv": 1.0}
+    assert equal.replace(layer_balance=None).balance == "auto"
 
 
 def test_settings_are_immutable_and_replace_validates():
@@ -71,6 +77,16 @@ def test_settings_are_immutable_and_replace_validates():
     ({"coarse_to_fine": (0.5,)}, "coarse_to_fine"),
     ({"style_scale": 0}, "style_scale"),
     ({"learning_rate": -1}, "learning_rate"),
+    ({"strength": 1.5}, "strength"),
+    ({"strength": -0.1}, "strength"),
+    ({"strength": float("nan")}, "strength"),
+    ({"layer_balance": "relative"}, "layer_balance"),
+    ({"layer_balance": "auto", "normalization": "original"}, "layer_balance"),
+    ({"colour": "sepia"}, "colour"),
+    ({"style_blend": (0.5, -0.5)}, "style_blend"),
+    ({"style_blend": (0.0, 0.0)}, "style_blend"),
+    ({"style_blend": ()}, "style_blend"),
+    ({"strength": 1.0, "style_weight": 1e20}, "strength"),  # 1e21 after the strength: overflows
 ])
 def test_bad_values_are_one_line_naming_the_field(changes, field):
     with pytest.raises(ValueError) as error:
@@ -89,15 +105,33 @@ def test_style_layer_weights_by_order_or_by_name():
     assert texture.layer_weights == st.equal_layer_weights(layers) == {"block1_conv2": 0.5, "block3_conv3": 0.5}
 
 
-def test_weights_at_another_size_scale_content_and_tv_by_the_pixel_ratio():
+def test_weights_at_size_scale_content_and_tv_by_reference_pixels_over_pixels():
     weights = {"content": 2.0, "style": 1e4, "tv": 0.5}
-    ratio = st.pixel_ratio((144, 192), (384, 512))
-    assert ratio == pytest.approx(144 * 192 / (384 * 512))
-    scaled = st.weights_at_size(weights, pixel_ratio=ratio)
+    ratio = st.REFERENCE_PIXELS / (144 * 192)
+    assert ratio == pytest.approx(512 * 384 / (144 * 192))
+    scaled = st.weights_at_size(weights, shape=(144, 192), normalization="gatys")
     assert scaled == pytest.approx({"content": 2.0 * ratio, "style": 1e4, "tv": 0.5 * ratio})
     assert weights == {"content": 2.0, "style": 1e4, "tv": 0.5}  # not modified in place
-    s = Settings(content_weight=2.0, style_weight=1e4, tv_weight=0.5).rescaled(pixel_ratio=4.0)
-    assert s.weights == {"content": 8.0, "style": 1e4, "tv": 2.0}
+    # at the reference size the weights mean exactly themselves; "original" is the post's objective, unchanged
+    assert st.weights_at_size(weights, shape=(384, 512), normalization="gatys") == weights
+    assert st.weights_at_size(weights, shape=(144, 192), normalization="original") == weights
+
+
+def test_weights_at_two_sizes_keep_the_same_content_to_tv_per_pixel_balance():
+    # a loss that is a sum over pixels, P * c, weighted at two sizes gives the same value: per-pixel balance kept
+    small = st.weights_at_size(st.DEFAULT_WEIGHTS["gatys"], shape=(96, 128), normalization="gatys")
+    large = st.weights_at_size(st.DEFAULT_WEIGHTS["gatys"], shape=(384, 512), normalization="gatys")
+    for term in ("content", "tv"):
+        assert small[term] * 96 * 128 == pytest.approx(large[term] * 384 * 512)
+    assert small["style"] == large["style"]
+
+
+@pytest.mark.parametrize("strength, factor", [(0.0, 0.1), (0.5, 1.0), (1.0, 10.0), (0.6, 10**0.2)])
+def test_strength_scales_the_style_weight_used(strength, factor):
+    s = Settings(strength=strength)
+    assert s.weights["style"] == pytest.approx(1e13 * factor)
+    assert Settings(style_weight=2.0, strength=strength).weights["style"] == pytest.approx(2.0 * factor)
+    assert s.weights["content"] == 1.0 and s.weights["tv"] == 1.0
 
 
 # --- the stage plan ---------------------------------------------------------------------------
@@ -106,7 +140,6 @@ def test_weights_at_another_size_scale_content_and_tv_by_the_pixel_ratio():
 def test_plan_keeps_a_coarse_stage_that_fits():
     stages = plan_stages(final_shape=(384, 512), iterations=100, coarse_to_fine=st.DEFAULT_COARSE_TO_FINE)
     assert [(s.shape, s.scale, s.iterations) for s in stages] == [((192, 256), 0.5, 100), ((384, 512), 1.0, 100)]
-    assert stages[0].pixel_ratio == 4.0 and stages[1].pixel_ratio == 1.0
 
 
 @pytest.mark.parametrize("final_shape", [(48, 64), (62, 80), (60, 90)])

@@ -212,20 +212,19 @@ def test_bad_upload_shows_a_one_line_error(weights_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_render_full_size_saves_and_rescales_the_content_weight(weights_path, tmp_path):
+def test_render_full_size_saves_with_the_previews_weights(weights_path, tmp_path):
     ui = make_explorer(tmp_path)
     result = ui.render_full(block=True)
     assert result is not None, ui.last_traceback
     entry = ui.runs[0]
     assert entry.full and max(result.image.shape[:2]) == 64 and len(result.history) == 3
-    ratio = (36 * 48) / (48 * 64)
-    assert entry.scale == pytest.approx(ratio)
-    assert result.settings["weights"]["content"] == pytest.approx(ui.content_weight.value * ratio)
-    assert result.settings["weights"]["tv"] == pytest.approx(ui.tv_weight.value * ratio)
+    # no rescaling here: the engine weighs content and TV for each size (helpers.settings.weights_at_size)
+    assert result.settings["weights"]["content"] == pytest.approx(ui.content_weight.value)
+    assert result.settings["weights"]["tv"] == pytest.approx(ui.tv_weight.value)
     assert result.settings["weights"]["style"] == pytest.approx(ui.style_weight.value)
     assert entry.path.parent == tmp_path / "outputs" and entry.path.name.startswith("tuebingen_starry_night_")
     assert np.array_equal(np.asarray(Image.open(entry.path)), result.image)
-    assert "saved" in ui.status.value and "0.562" in ui.full_note.value
+    assert "saved" in ui.status.value and "weights_at_size" in ui.full_note.value
 
     # The same pair rendered again (another Voila user, one shared outputs/): a new file, nothing overwritten.
     first = entry.path.read_bytes()
