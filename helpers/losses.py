@@ -88,7 +88,7 @@ def total_variation_loss(image):
 
 
 def total_loss(image, features, content_target, style_targets, weights: Mapping, normalization: str = "gatys", *,
-               layer_weights: Mapping):
+               layer_weights: Mapping, regions: Mapping | None = None):
     """The weighted sum that style transfer minimizes, and its parts.
 
     image: the image being optimized, preprocessed (1, H, W, 3).
@@ -98,6 +98,9 @@ def total_loss(image, features, content_target, style_targets, weights: Mapping,
     weights: {"content", "style", "tv"}: the weight of each term.
     layer_weights: {layer: share of the style weight}, one per style target (the
         default, equal shares, is `helpers.settings.equal_layer_weights`).
+    regions: None, or a style per region ("gatys" only): {layer: (masks (K, h, w) at
+        the layer's size, K per-position targets (C, C))}, each layer's style loss then
+        `helpers.controls.regional_style_loss` (style_targets are not used).
     Returns (total, parts) where parts = {"content": ..., "tv": ..., "style/<layer>": ...},
     each already multiplied by its weight, so total == sum(parts.values()).
     """
@@ -107,7 +110,13 @@ def total_loss(image, features, content_target, style_targets, weights: Mapping,
         parts["content"] = weights["content"] * content_loss(target, features[layer])
     pixels = image.shape[1] * image.shape[2]
     for layer, gram in style_targets.items():
-        loss = style_loss(gram, features[layer], normalization, image_pixels=pixels)
+        if regions is not None:
+            from helpers.controls import regional_style_loss  # here: helpers.controls imports this module
+
+            masks, targets = regions[layer]
+            loss = regional_style_loss(features[layer], tf.unstack(masks), targets)
+        else:
+            loss = style_loss(gram, features[layer], normalization, image_pixels=pixels)
         parts[f"style/{layer}"] = weights["style"] * layer_weights[layer] * loss
     parts["tv"] = weights["tv"] * total_variation_loss(image)
     return tf.add_n(list(parts.values())), parts

@@ -42,9 +42,9 @@ def plan(content, *, size, settings: Settings) -> list[Stage]:
                        coarse_to_fine=settings.coarse_to_fine)
 
 
-def build_problems(content, style, *, stages: list[Stage], settings: Settings) -> list[StyleTransfer]:
+def build_problems(content, style, *, stages: list[Stage], settings: Settings, mask=None) -> list[StyleTransfer]:
     """One problem per stage, from the shared cache (each built at most once)."""
-    return [get_problem(content, style, size=stage.shape, settings=settings) for stage in stages]
+    return [get_problem(content, style, size=stage.shape, settings=settings, mask=mask) for stage in stages]
 
 
 def estimate_seconds(problems: list[StyleTransfer], *, stages: list[Stage], settings: Settings) -> float:
@@ -84,17 +84,22 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
             break
         if results[-1].stopped:
             break
-    return _join(results, settings=settings, final_shape=stages[-1].shape, image_start=image_start)
+    return _join(results, settings=settings, final=problems[-1], image_start=image_start)
 
 
-def stylize(content, style, *, size=512, settings: Settings | None = None, start=None, frames_every: int | None = None,
-            callback=None, progress: bool = True, **changes) -> StyleResult:
+def stylize(content, style, *, size=512, settings: Settings | None = None, mask=None, start=None,
+            frames_every: int | None = None, callback=None, progress: bool = True, **changes) -> StyleResult:
     """Paint `content` in the style of `style`; returns a StyleResult.
 
-    content, style: paths, PIL images or RGB arrays.
+    content: a path, PIL image or RGB array. style: one such picture, or a list of
+        several: blended by `settings.style_blend` (None: equally), or one per region
+        of `mask`.
+    mask: None, or a label picture with one flat colour per region, as many regions as
+        style pictures: region k (colours in increasing order) gets style k (see
+        `helpers.problem.StyleTransfer`).
     size: longest side in px, or an exact (height, width).
     settings: a `helpers.settings.Settings` (default: `Settings()`); `**changes` are
-        fields changed on it, e.g. `stylize(c, s, size=256, iterations=50, style_weight=1e5)`.
+        fields changed on it, e.g. `stylize(c, s, size=256, iterations=50, strength=0.8, colour="luminance")`.
         Its `coarse_to_fine`, e.g. ((0.5, 100),), runs 100 evaluations at half size
         first (each costs about a quarter), then upsamples and refines at full size
         (Gatys et al. 2017, "Controlling Perceptual Factors").
@@ -109,7 +114,7 @@ def stylize(content, style, *, size=512, settings: Settings | None = None, start
     if not isinstance(content, (str, np.ndarray)) and not hasattr(content, "__fspath__"):
         content = im.load_image(content)  # a PIL image: loaded once for all stages
     stages = plan(content, size=size, settings=settings)
-    problems = build_problems(content, style, stages=stages, settings=settings)
+    problems = build_problems(content, style, stages=stages, settings=settings, mask=mask)
     return run_stages(problems, stages=stages, settings=settings, start=start, frames_every=frames_every,
                       callback=callback, progress=progress)
 
@@ -121,14 +126,16 @@ def _upsample(image: np.ndarray, shape) -> np.ndarray:
     return np.clip(np.round(im.resize(image, shape)), 0, 255).astype(np.uint8)
 
 
-def _join(results: list[StyleResult], *, settings: Settings, final_shape, image_start: bool) -> StyleResult:
-    """One StyleResult from the stages of a coarse-to-fine run (evaluations and seconds continue)."""
+def _join(results: list[StyleResult], *, settings: Settings, final: StyleTransfer, image_start: bool) -> StyleResult:
+    """One StyleResult from the stages of a coarse-to-fine run (evaluations and seconds continue),
+    its image and frames at the final size, finished by the final problem (its colour mode)."""
+    final_shape = final.shape
     history, frames, offset_n, offset_s = [], [], 0, 0.0
     for r in results:
         for h in r.history:
             history.append({**h, "evaluation": h["evaluation"] + offset_n, "seconds": h["seconds"] + offset_s,
                             "shape": r.settings["shape"]})
-        frames += [(n + offset_n, _upsample(f, final_shape)) for n, f in r.frames]
+        frames += [(n + offset_n, final.finish(_upsample(f, final_shape))) for n, f in r.frames]
         offset_n, offset_s = offset_n + len(r.history), offset_s + r.seconds
     last = results[-1]
     if len(results) == 1:
@@ -137,5 +144,5 @@ def _join(results: list[StyleResult], *, settings: Settings, final_shape, image_
                    "init": "image" if image_start else settings.init,
                    "stages": [(r.settings["shape"], len(r.history)) for r in results]}
     # stopped during a coarse stage: still return the full size
-    return StyleResult(_upsample(last.image, final_shape), history, frames, offset_s,
+    return StyleResult(final.finish(_upsample(last.image, final_shape)), history, frames, offset_s,
                        sum(r.setup_seconds for r in results), last.stopped, description)

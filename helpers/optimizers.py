@@ -273,7 +273,8 @@ def run(problem, settings: Settings, *, start=None, frames_every: int | None = N
                    "weights": dict(settings.weights), "normalization": settings.normalization,
                    "init": settings.init if start is None else "image", "seed": settings.seed,
                    "precision": problem.precision, "content_layer": problem.content_layer,
-                   "style_layers": list(problem.style_layers)}
+                   "style_layers": list(problem.style_layers), "layer_balance": settings.balance,
+                   "strength": settings.strength, "colour": settings.colour}
     return StyleResult(im.deprocess(f.best_x), f.history, f.frames, seconds, setup_seconds, stopped, description)
 
 

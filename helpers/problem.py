@@ -11,6 +11,7 @@ pipeline (`helpers.optimize.stylize`) and the explorer never build the same one 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import hashlib
 import time
 from collections.abc import Mapping
@@ -21,9 +22,12 @@ import tensorflow as tf
 
 from helpers import budget
 from helpers import images as im
+from helpers import masks
+from helpers.colour import keep_colour, luminance_only_inputs, match_colour
+from helpers.controls import blend_grams, region_positions
 from helpers.losses import gram_matrix, total_loss
 from helpers.model import FeatureExtractor
-from helpers.settings import (CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, NORMALIZATIONS, PRECISIONS, STYLE_FITS,
+from helpers.settings import (COLOURS, CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, NORMALIZATIONS, PRECISIONS, STYLE_FITS,
                               STYLE_LAYERS, Settings, weights_at_size)
 
 CACHE_SIZE = 6  # problems kept by the shared cache (targets + compiled loss each)
@@ -50,10 +54,22 @@ def resolve_precision(precision: str) -> str:
     return default_precision() if precision == "auto" else precision
 
 
+def style_list(style) -> list:
+    """One style picture or a sequence of them, as a list: a path, a PIL image or an RGB
+    array is one picture; a list or tuple holds several."""
+    return list(style) if isinstance(style, (list, tuple)) else [style]
+
+
+def _clip(rgb) -> np.ndarray:
+    """A float RGB image from the colour transforms (not clipped) as the 0..255 picture VGG16 gets."""
+    return np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 255.0)
+
+
 class StyleTransfer:
     """One content/style pair at one size: the targets, computed once, and the loss.
 
-    content, style: paths, PIL images or RGB arrays.
+    content: a path, PIL image or RGB array. style: one such picture, or a list/tuple
+        of several (blended, or one per mask region).
     size: longest side of the result in px (aspect ratio of the content kept), or an
         exact (height, width) as the original post did (512 x 512).
     style_fit: "cover" resizes the style image to the smallest size covering the
@@ -61,28 +77,65 @@ class StyleTransfer:
     style_scale: extra factor on the style image's size: < 1 gives larger brush
         strokes relative to the result, > 1 finer ones.
     precision: "float32", "bfloat16" or "auto" (see `default_precision`).
+    colour: one of helpers.settings.COLOURS. "match": each style picture's colours are
+        mapped to the content's mean and covariance before its targets are taken
+        (helpers.colour.match_colour). "luminance": content and styles become grey
+        luminance pictures (helpers.colour.luminance_only_inputs) and `finish` puts the
+        content's colour back; "swap": an ordinary run, `finish` swaps the colour channels.
+    style_blend: without a mask, one weight >= 0 per style picture: the Gram targets are
+        their weighted average (helpers.controls.blend_grams); None: equal.
+    mask: None, or a label picture (path, PIL image or array; any size, resized by
+        nearest neighbour) with one flat colour per region, as many regions as style
+        pictures: region k (colours in increasing order, helpers.masks.load_labels) gets
+        style k. Needs the "gatys" normalization.
     """
 
     def __init__(self, content, style, size=512, content_layer: str | None = CONTENT_LAYER,
                  style_layers=STYLE_LAYERS, style_fit: str = "cover", style_scale: float = 1.0,
-                 precision: str = "auto"):
+                 precision: str = "auto", colour: str = "style", style_blend=None, mask=None):
         start = time.perf_counter()
         if style_fit not in STYLE_FITS:
             raise ValueError(f"style_fit must be one of {STYLE_FITS}, not {style_fit!r}")
+        if colour not in COLOURS:
+            raise ValueError(f"colour must be one of {COLOURS}, not {colour!r}")
+        styles = style_list(style)
+        if not styles:
+            raise ValueError("no style picture given")
+        if style_blend is not None and len(style_blend) != len(styles):
+            raise ValueError(f"style_blend has {len(style_blend)} weights for {len(styles)} style pictures")
         self.precision = resolve_precision(precision)
+        self.colour = colour
         content_rgb = im.load_image(content)
         if isinstance(size, int):
             self.shape = im.fit_size(content_rgb.shape[0], content_rgb.shape[1], size)
         else:
             self.shape = (int(size[0]), int(size[1]))
         im.check_size(*self.shape)  # also for a panorama whose short side shrinks below MIN_SIDE
-        style_rgb = im.load_image(style)
-        style_shape = self.shape if style_fit == "stretch" else im.cover_size(*style_rgb.shape[:2], self.shape)
-        style_shape = tuple(max(im.MIN_SIDE, round(s * style_scale)) for s in style_shape)
-        for shape in (self.shape, style_shape):  # refuse early, before resizing or building VGG16
+        labels = None
+        if mask is not None:  # checked before VGG16 is built: a wrong mask costs nothing
+            labels = masks.load_labels(mask)
+            if int(labels.max()) + 1 != len(styles):
+                raise ValueError(f"the mask has {int(labels.max()) + 1} regions (flat colours) but {len(styles)} "
+                                 f"style pictures were given: one style per region")
+            labels = masks.load_labels(mask, shape=self.shape)
+        style_rgbs = [im.load_image(s) for s in styles]
+        style_shapes = []
+        for rgb in style_rgbs:
+            shape = self.shape if style_fit == "stretch" else im.cover_size(*rgb.shape[:2], self.shape)
+            style_shapes.append(tuple(max(im.MIN_SIDE, round(side * style_scale)) for side in shape))
+        for shape in (self.shape, *style_shapes):  # refuse early, before resizing or building VGG16
             budget.check_fits(*shape)
-        self.content_rgb = im.resize(content_rgb, self.shape)
-        self.style_rgb = im.resize(style_rgb, style_shape)
+        self.photo_rgb = im.resize(content_rgb, self.shape)  # the content in its own colours
+        style_rgbs = [im.resize(rgb, shape) for rgb, shape in zip(style_rgbs, style_shapes)]
+        self.content_rgb = self.photo_rgb
+        if colour == "match":
+            style_rgbs = [_clip(match_colour(rgb, content=self.photo_rgb)) for rgb in style_rgbs]
+        elif colour == "luminance":
+            pairs = [luminance_only_inputs(self.photo_rgb, style=rgb) for rgb in style_rgbs]
+            self.content_rgb = _clip(pairs[0][0])
+            style_rgbs = [_clip(styled) for _, styled in pairs]
+        self.style_rgbs = style_rgbs
+        self.style_rgb = style_rgbs[0]
 
         self.content_layer = content_layer
         self.style_layers = list(style_layers)
@@ -92,16 +145,56 @@ class StyleTransfer:
         self.content_target = None
         if content_layer:
             self.content_target = (content_layer, self.extractor(self.content)[content_layer])
-        style_features = self.extractor(tf.constant(im.preprocess(self.style_rgb)[None]))
         # The Gram matrix sums over positions: rescale it to the number of positions the
         # result has at that layer, so a style image of another size gives the same target.
         result_positions = {layer: self._positions(layer) for layer in self.style_layers}
-        self.style_targets = {
-            layer: gram_matrix(f) * (result_positions[layer] / float(f.shape[1] * f.shape[2]))
-            for layer, f in style_features.items() if layer in self.style_layers
-        }
+        per_style = []
+        for rgb in style_rgbs:
+            features = self.extractor(tf.constant(im.preprocess(rgb)[None]))
+            per_style.append({layer: gram_matrix(features[layer])
+                              * (result_positions[layer] / float(features[layer].shape[1] * features[layer].shape[2]))
+                              for layer in self.style_layers})
+        self.regions = None
+        if labels is None:
+            blend = style_blend if style_blend is not None else [1.0] * len(styles)
+            self.style_targets = {layer: per_style[0][layer] if len(per_style) == 1
+                                  else blend_grams([grams[layer] for grams in per_style], blend)
+                                  for layer in self.style_layers}
+        else:
+            # {layer: (region masks (K, h, w) at this layer's size, per-position targets A_k / M)}
+            layer_masks = masks.masks_for_layers(masks.region_masks(labels, count=len(styles)), layers=self.style_layers)
+            self.regions = {layer: (tf.constant(layer_masks[layer]),
+                                    [grams[layer] / result_positions[layer] for grams in per_style])
+                            for layer in self.style_layers}
+            self.style_targets = {layer: per_style[0][layer] for layer in self.style_layers}  # for its shape only
+        self._zero_loss = {layer: self._zero_feature_loss(layer) for layer in self.style_layers}
         self._compiled = {}
         self.setup_seconds = time.perf_counter() - start
+
+    def _zero_feature_loss(self, layer: str) -> float:
+        """The "gatys" style loss of `layer` for an image whose features are all zero: the
+        scale of that layer's loss. ||A||^2 / (4 N^2 M^2) (A the target, N channels, M the
+        result's positions there); with a mask, sum_k (M_k / M) ||A_k / M||^2 / (4 N^2)."""
+        n, m = float(self.style_targets[layer].shape[0]), self._positions(layer)
+
+        def squared(x):
+            return float(tf.reduce_sum(tf.square(tf.cast(x, tf.float64))))
+
+        if self.regions is None:
+            return squared(self.style_targets[layer]) / (4.0 * n**2 * m**2)
+        region_masks, targets = self.regions[layer]
+        return sum(float(region_positions(mk)) / m * squared(a) / (4.0 * n**2)
+                   for mk, a in zip(tf.unstack(region_masks), targets))
+
+    def finish(self, rgb) -> np.ndarray:
+        """The picture a user gets from an optimized uint8 RGB image (H, W, 3): for colour
+        "luminance" and "swap", its luminance with the content's colour channels
+        (helpers.colour.keep_colour), rounded to uint8; otherwise the image itself."""
+        rgb = np.asarray(rgb)
+        if self.colour not in ("luminance", "swap"):
+            return rgb
+        photo = self.photo_rgb if rgb.shape[:2] == tuple(self.shape) else im.resize(self.photo_rgb, rgb.shape[:2])
+        return np.clip(np.round(keep_colour(rgb, content=photo)), 0, 255).astype(np.uint8)
 
     def _positions(self, layer: str) -> float:
         """Number of spatial positions of `layer` for the result image (VGG's pools floor-divide)."""
@@ -133,14 +226,8 @@ class StyleTransfer:
         weights = dict(weights or {})
         return Settings(content_weight=weights.get("content"), style_weight=weights.get("style"),
                         tv_weight=weights.get("tv"), normalization=normalization, content_layer=self.content_layer,
-                        style_layers=tuple(self.style_layers), precision=self.precision, **fields)
-
-    def zero_feature_loss(self, layer: str) -> float:
-        """The "gatys" style loss of `layer` for an image whose features are all zero:
-        ||A||^2 / (4 N^2 M^2), A the target, N channels, M the result's positions there."""
-        target = self.style_targets[layer]
-        n, m = float(target.shape[0]), self._positions(layer)
-        return float(tf.reduce_sum(tf.square(tf.cast(target, tf.float64)))) / (4.0 * n**2 * m**2)
+                        style_layers=tuple(self.style_layers), precision=self.precision,
+                        **{"colour": self.colour, **fields})
 
     def layer_weights(self, settings: Settings) -> dict[str, float]:
         """The factor on each style layer's loss (times the style weight): rule (b).
@@ -152,7 +239,7 @@ class StyleTransfer:
         shares = settings.layer_weights
         if settings.balance == "equal":
             return {layer: float(shares[layer]) for layer in self.style_layers}
-        return {layer: float(shares[layer]) / max(self.zero_feature_loss(layer), 1e-30) for layer in self.style_layers}
+        return {layer: float(shares[layer]) / max(self._zero_loss[layer], 1e-30) for layer in self.style_layers}
 
     def evaluator(self, settings: Settings):
         """A compiled function image (1, H, W, 3) -> (total loss, gradient, parts) with these weights.
@@ -166,7 +253,12 @@ class StyleTransfer:
         if (settings.content_layer, tuple(settings.style_layers)) != (self.content_layer, tuple(self.style_layers)):
             raise ValueError(f"these settings are for layers {settings.content_layer} / {settings.style_layers}, "
                              f"this problem has {self.content_layer} / {tuple(self.style_layers)}")
+        if settings.colour != self.colour:
+            raise ValueError(f"these settings are for colour {settings.colour!r}, this problem was built for "
+                             f"{self.colour!r}")
         normalization = settings.normalization
+        if self.regions is not None and normalization != "gatys":
+            raise ValueError('a mask (a style per region) needs normalization "gatys"')
         if normalization not in self._compiled:
 
             @tf.function(reduce_retracing=True)
@@ -175,7 +267,8 @@ class StyleTransfer:
                     tape.watch(image)
                     total, parts = total_loss(image, self.extractor(image), self.content_target, self.style_targets,
                                               weights, normalization,
-                                              layer_weights=dict(zip(self.style_layers, tf.unstack(layer_w))))
+                                              layer_weights=dict(zip(self.style_layers, tf.unstack(layer_w))),
+                                              regions=self.regions)
                 return total, tape.gradient(total, image), parts
 
             self._compiled[normalization] = evaluate
@@ -234,8 +327,10 @@ class StyleTransfer:
         settings = self.settings(weights, normalization, iterations=iterations, method=method,
                                  init=init if image is None else "content", seed=seed, learning_rate=learning_rate,
                                  layer_balance=layer_balance, strength=strength)
-        return optimizers.run(self, settings, start=image, frames_every=frames_every, callback=callback,
-                              progress=progress)
+        result = optimizers.run(self, settings, start=image, frames_every=frames_every, callback=callback,
+                                progress=progress)
+        return dataclasses.replace(result, image=self.finish(result.image),
+                                   frames=[(n, self.finish(f)) for n, f in result.frames])
 
 
 def _image_key(image) -> tuple:
@@ -260,11 +355,14 @@ class ProblemCache:
         self.builds = 0
 
     @staticmethod
-    def key(content, style, *, size, settings: Settings) -> tuple:
-        """The cache key: both images, the size, the layers, the precision and the style's fit and scale."""
+    def key(content, style, *, size, settings: Settings, mask=None) -> tuple:
+        """The cache key: the images (content, styles, mask), the size, the layers, the precision,
+        the style's fit and scale, the colour mode and the style blend."""
         size = size if isinstance(size, int) else (int(size[0]), int(size[1]))
-        return (_image_key(content), _image_key(style), size, settings.content_layer, tuple(settings.style_layers),
-                resolve_precision(settings.precision), settings.style_fit, settings.style_scale)
+        styles = tuple(_image_key(s) for s in style_list(style))
+        return (_image_key(content), styles, None if mask is None else _image_key(mask), size, settings.content_layer,
+                tuple(settings.style_layers), resolve_precision(settings.precision), settings.style_fit,
+                settings.style_scale, settings.colour, settings.style_blend)
 
     def __contains__(self, key) -> bool:
         return key in self.problems
@@ -272,15 +370,17 @@ class ProblemCache:
     def __len__(self) -> int:
         return len(self.problems)
 
-    def get(self, content, style, *, size, settings: Settings) -> StyleTransfer:
-        """The problem for these images, size (longest side or (height, width)) and settings, built at most once."""
-        key = self.key(content, style, size=size, settings=settings)
+    def get(self, content, style, *, size, settings: Settings, mask=None) -> StyleTransfer:
+        """The problem for these images, size (longest side or (height, width)), settings and
+        mask, built at most once."""
+        key = self.key(content, style, size=size, settings=settings, mask=mask)
         if key in self.problems:
             self.problems.move_to_end(key)
             return self.problems[key]
         problem = StyleTransfer(content, style, size, content_layer=settings.content_layer,
                                 style_layers=settings.style_layers, style_fit=settings.style_fit,
-                                style_scale=settings.style_scale, precision=settings.precision)
+                                style_scale=settings.style_scale, precision=settings.precision,
+                                colour=settings.colour, style_blend=settings.style_blend, mask=mask)
         self.builds += 1
         self.problems[key] = problem
         while len(self.problems) > self.maxsize:
@@ -294,6 +394,6 @@ class ProblemCache:
 CACHE = ProblemCache()  # the one shared cache (empty until used)
 
 
-def get_problem(content, style, *, size, settings: Settings) -> StyleTransfer:
-    """`CACHE.get`: the problem for these images, size and settings, built at most once."""
-    return CACHE.get(content, style, size=size, settings=settings)
+def get_problem(content, style, *, size, settings: Settings, mask=None) -> StyleTransfer:
+    """`CACHE.get`: the problem for these images, size, settings and mask, built at most once."""
+    return CACHE.get(content, style, size=size, settings=settings, mask=mask)

@@ -3,6 +3,9 @@
     python -m helpers.stylize                                  # Tübingen as The Great Wave
     python -m helpers.stylize photo.jpg painting.jpg --size 384 --output out.png
     python -m helpers.stylize photo.jpg painting.jpg --save-every 5   # also writes a progress GIF
+    python -m helpers.stylize photo.jpg painting.jpg --strength 0.8 --colour luminance
+    python -m helpers.stylize photo.jpg wave.jpg night.jpg --style-blend 0.7,0.3
+    python -m helpers.stylize images/content/tuebingen.jpg night.jpg wave.jpg --mask images/masks/tuebingen_sky.png
 
 Everything the user typed (options, pictures, the style's memory need, the output's
 name and folder, the network's weights) is checked before TensorFlow is even imported:
@@ -39,8 +42,8 @@ from pathlib import Path
 
 from helpers import files
 from helpers.cli import Parser, UsageError, fail, int_at_least
-from helpers.settings import (DEFAULT_COARSE_TO_FINE, INITS, LAYER_BALANCES, METHODS, NORMALIZATIONS, PRECISIONS,
-                              Settings, check_weight)
+from helpers.settings import (COLOURS, DEFAULT_COARSE_TO_FINE, INITS, LAYER_BALANCES, METHODS, NORMALIZATIONS,
+                              PRECISIONS, Settings, check_weight)
 
 DEFAULT_ITERATIONS = 100  # at full size
 DEFAULT_COARSE_ITERATIONS = DEFAULT_COARSE_TO_FINE[0][1]  # at half size first: chosen with benchmarks/benchmark.py
@@ -93,6 +96,26 @@ def _strength(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a number > 0")
+    return value
+
+
+def _blend(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of numbers, e.g. 0.7,0.3") from None
+    if not all(0.0 <= v < float("inf") for v in values) or sum(values) <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: the weights must be numbers >= 0, not all zero")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     from helpers.images import MIN_SIDE  # PIL and NumPy only: cheap
 
@@ -104,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("content", nargs="?", type=Path, default=DEFAULT_CONTENT,
                    help="content picture (default: the repository's tuebingen.jpg)")
-    p.add_argument("style", nargs="?", type=Path, default=DEFAULT_STYLE,
-                   help="style picture (default: the repository's great_wave.jpg)")
+    p.add_argument("style", nargs="*", type=Path, default=[DEFAULT_STYLE],
+                   help="style picture(s) (default: the repository's great_wave.jpg); several are blended "
+                        "(--style-blend) or go one per region of --mask")
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="result file, .png/.jpg/.jpeg (default: <content>_<style>.png in the current folder)")
     p.add_argument("--size", type=int_at_least(MIN_SIDE), default=512,
@@ -115,6 +139,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strength", type=_strength, default=0.5, metavar="S",
                    help="how strongly the style is applied, 0 ... 1 (default 0.5): the style weight x "
                         "100 ** (S - 0.5), so 0 is a tenth of it and 1 ten times")
+    p.add_argument("--colour", choices=COLOURS, default="style",
+                   help="style: the painting's colours (default); luminance: style transfer on luminance only, "
+                        "the photo's colours kept; match: the painting's colours matched to the photo's first; "
+                        "swap: the result's colours swapped for the photo's afterwards")
+    p.add_argument("--style-blend", type=_blend, default=None, metavar="W1,W2,...",
+                   help="one weight per style picture, e.g. 0.7,0.3 (default: equal)")
+    p.add_argument("--mask", type=Path, default=None, metavar="LABELS.png",
+                   help="a picture with one flat colour per region (any size; PNG), as many regions as style "
+                        "pictures: region k, colours in increasing order (black first), gets style k")
+    p.add_argument("--style-scale", type=_positive, default=1.0, metavar="F",
+                   help="resize the style picture by F before taking its statistics: < 1 larger brush strokes, "
+                        "> 1 finer ones (default 1)")
     p.add_argument("--content-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--style-weight", type=_weight, default=None, help="default: depends on --normalization")
     p.add_argument("--tv-weight", type=_weight, default=None, help="default: depends on --normalization")
@@ -156,13 +192,39 @@ def check_pictures(args, settings: Settings) -> None:
         raise ImageError(f"content picture {exc}", environment=exc.environment) from None
     except SizeError as exc:
         raise SizeError(f"content picture {args.content}: {exc}") from None
+    for style in args.style:
+        try:
+            check_style(style, content_hw=(height, width), style_fit=settings.style_fit,
+                        style_scale=settings.style_scale)
+        except ImageError as exc:
+            raise ImageError(f"style picture {exc}", environment=exc.environment) from None
+        except SizeError as exc:
+            raise SizeError(f"style picture {exc}") from None
+
+
+def check_controls(args, settings: Settings) -> None:
+    """The several styles, the blend and the mask fit together; the mask is a readable label
+    picture with one region per style. Raises UsageError or ImageError (one line)."""
+    from helpers.images import ImageError
+    from helpers.masks import load_labels
+
+    count = len(args.style)
+    if args.style_blend is not None and len(args.style_blend) != count:
+        raise UsageError(f"--style-blend has {len(args.style_blend)} weights for {count} style picture"
+                         f"{'s' if count != 1 else ''}: give one per style")
+    if args.mask is None:
+        return
+    if args.style_blend is not None:
+        raise UsageError("--style-blend and --mask exclude each other: with a mask each region has its own style")
+    if settings.normalization != "gatys":
+        raise UsageError('--mask needs --normalization gatys')
     try:
-        check_style(args.style, content_hw=(height, width), style_fit=settings.style_fit,
-                    style_scale=settings.style_scale)
+        regions = int(load_labels(args.mask).max()) + 1
     except ImageError as exc:
-        raise ImageError(f"style picture {exc}", environment=exc.environment) from None
-    except SizeError as exc:
-        raise SizeError(f"style picture {exc}") from None
+        raise ImageError(f"mask {exc}", environment=exc.environment) from None
+    if regions != count:
+        raise UsageError(f"mask {args.mask}: {regions} regions (flat colours) but {count} style picture"
+                         f"{'s' if count != 1 else ''}: give one style per region")
 
 
 def check_output(path: Path, *, inputs, overwrite: bool) -> None:
@@ -213,12 +275,14 @@ def check_args(args, settings: Settings) -> None:
     """Raise UsageError (or ImageError, SizeError, FileError) for anything that would make
     the run fail or destroy a file."""
     check_pictures(args, settings)
+    check_controls(args, settings)
     if os.path.isdir(args.output):
         raise UsageError(f"{args.output}: is a folder; give a file name such as {args.output / 'result.png'}")
     if args.output.suffix.lower() not in OUTPUT_SUFFIXES:
         raise UsageError(f"{args.output}: the result must be saved as .png, .jpg or .jpeg")
     for path in [args.output] + ([args.gif] if args.gif else []):
-        check_output(path, inputs=(args.content, args.style), overwrite=args.overwrite)
+        check_output(path, inputs=(args.content, *args.style, *([args.mask] if args.mask else [])),
+                     overwrite=args.overwrite)
 
 
 def _fail(message, status: int = EXIT_BAD_INPUT) -> int:
@@ -296,7 +360,8 @@ def settings_from_args(args) -> Settings:
         return Settings(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
                         normalization=args.normalization, init=args.init, seed=args.seed, method=args.method,
                         precision=args.precision, iterations=args.iterations, coarse_to_fine=coarse,
-                        strength=args.strength, layer_balance=args.layer_balance)
+                        strength=args.strength, layer_balance=args.layer_balance, colour=args.colour,
+                        style_blend=args.style_blend, style_scale=args.style_scale)
     except ValueError as exc:
         raise UsageError(exc) from None
 
@@ -328,7 +393,7 @@ def prepare(argv) -> tuple[argparse.Namespace, Settings]:
 
     args = build_parser().parse_args(argv)
     if args.output is None:
-        args.output = Path(f"{args.content.stem}_{args.style.stem}.png")
+        args.output = Path("_".join([args.content.stem] + [style.stem for style in args.style]) + ".png")
     args.gif = args.output.with_suffix(".gif") if args.save_every else None
     settings = settings_from_args(args)
     check_args(args, settings)
@@ -345,10 +410,11 @@ def stylize_pictures(args, settings: Settings):
     from helpers import optimize
 
     stages = optimize.plan(args.content, size=args.size, settings=settings)
-    problems = optimize.build_problems(args.content, args.style, stages=stages, settings=settings)
+    problems = optimize.build_problems(args.content, args.style, stages=stages, settings=settings, mask=args.mask)
     expected = optimize.estimate_seconds(problems, stages=stages, settings=settings)
     height, width = stages[-1].shape
-    print(f"stylizing {args.content.name} as {args.style.name}: {height} x {width} px, "
+    styles = " + ".join(style.name for style in args.style) + (f" (regions of {args.mask.name})" if args.mask else "")
+    print(f"stylizing {args.content.name} as {styles}: {height} x {width} px, "
           f"{problems[-1].precision}, {settings.method}: {describe_plan(stages)}; "
           f"expected about {_seconds(expected)}", flush=True)
     result = optimize.run_stages(problems, stages=stages, settings=settings, frames_every=args.save_every)

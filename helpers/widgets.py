@@ -1,5 +1,5 @@
-"""The interactive explorer of notebook 07: weights, layers and images on sliders, a Run
-button, a live preview, a gallery of every run and a full-size render.
+"""The interactive explorer of notebook 07: style strength, colour, weights, layers and images
+on sliders, a Run button, a live preview, a gallery of every run and a full-size render.
 
     from helpers.widgets import explorer
     ui = explorer()              # builds the controls and displays them
@@ -7,11 +7,11 @@ button, a live preview, a gallery of every run and a full-size render.
 Everything a button does is a method of `Explorer`, so tests drive it without a browser:
 
     ui = Explorer(size=64, iterations=5)
-    ui.style_weight.value = 1e6
+    ui.strength.value = 0.8
     result = ui.run(block=True)  # the StyleResult; ui.preview and ui.gallery are updated
 
 Runs happen in a background thread, so the kernel stays responsive and Stop works. One
-problem per (content, style, size, content layer, style layers) is cached: a
+problem per (content, style, size, content layer, style layers, colour) is cached: a
 second run with other weights starts at once, reusing the style targets and the
 compiled loss function (the weights reach it as tensors, so nothing is retraced). The
 cache is `helpers.problem.CACHE`, shared with `helpers.optimize.stylize`.
@@ -40,7 +40,7 @@ from helpers.model import PAPER_NAMES
 from helpers.notebook import CONTENT_IMAGES, REPO, STYLE_IMAGES, fast
 from helpers.optimizers import run as optimize_run
 from helpers.problem import CACHE, ProblemCache, StyleTransfer
-from helpers.settings import CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, STYLE_LAYERS, Settings
+from helpers.settings import COLOURS, CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, STYLE_LAYERS, Settings
 from helpers.weights import CONV_LAYERS
 
 NORMALIZATION = "gatys"
@@ -58,6 +58,12 @@ GALLERY_SIZE = 12           # runs kept in the gallery, newest first
 MAX_UPLOAD_SIDE = 2048      # larger uploads are shrunk on arrival (the runs use far less)
 NO_CONTENT = "none"         # content-layer choice for texture synthesis (no content loss)
 PREVIEW_WIDTH = "320px"
+COLOUR_NAMES = {  # the colour dropdown's words for helpers.settings.COLOURS
+    "style": "the painting's",
+    "luminance": "the photo's (style on luminance only)",
+    "match": "the photo's, matched into the painting first",
+    "swap": "the photo's, swapped in afterwards",
+}
 THUMB_PX = 150
 
 
@@ -199,6 +205,10 @@ class Explorer:
         self.content_thumb = w.Image(format="jpeg", layout=w.Layout(height="80px", width="auto"))
         self.style_thumb = w.Image(format="jpeg", layout=w.Layout(height="80px", width="auto"))
 
+        self.strength = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="style strength",
+                                      readout_format=".2f", continuous_update=False, style=label, layout=wide)
+        self.colour = w.Dropdown(options=[(COLOUR_NAMES[c], c) for c in COLOURS], value="style", description="colours",
+                                 style=label, layout=w.Layout(width="430px"))
         defaults = DEFAULT_WEIGHTS[NORMALIZATION]
 
         def weight_slider(name, text):
@@ -258,7 +268,8 @@ class Explorer:
                              (self.preview, "preview"), (self.loss_plot, "loss-plot"), (self.gallery, "gallery"),
                              (self.status, "status"), (self.message, "message"), (self.content_weight, "content-weight"),
                              (self.style_weight, "style-weight"), (self.tv_weight, "tv-weight"),
-                             (self.content_upload, "content-upload"), (self.style_upload, "style-upload")]:
+                             (self.content_upload, "content-upload"), (self.style_upload, "style-upload"),
+                             (self.strength, "strength"), (self.colour, "colour")]:
             widget.add_class(f"nst-{name}")
 
         self.run_button.on_click(lambda _: self.run())
@@ -274,7 +285,9 @@ class Explorer:
             return w.HTML(f"<div style='margin-top:6px;font-weight:600;border-bottom:1px solid #ccc'>{text}</div>",
                           layout=w.Layout(width="430px"))
 
-        controls = w.VBox([
+        self.controls = w.VBox([
+            section("Style strength (0: a tenth of the style weight, 0.5: as set, 1: ten times) and colours"),
+            self.strength, self.colour,
             section("Images"),
             w.HBox([self.content_choice, self.content_upload]), w.HBox([self.content_thumb], layout=w.Layout(margin="0 0 0 110px")),
             w.HBox([self.style_choice, self.style_upload]), w.HBox([self.style_thumb], layout=w.Layout(margin="0 0 0 110px")),
@@ -287,6 +300,7 @@ class Explorer:
             w.HBox([self.run_button, self.stop_button, self.full_button]),
             self.progress, self.status, self.message, self.full_note,
         ], layout=w.Layout(width="450px"))
+        controls = self.controls
         results = w.VBox([w.HTML("<b>Preview</b>"), self.preview, self.loss_plot], layout=w.Layout(margin="0 0 0 16px"))
         self.widget = w.VBox([
             w.HBox([controls, results]),
@@ -400,6 +414,8 @@ class Explorer:
             "content_layer": None if layer == NO_CONTENT else layer,
             "style_layers": [name for name in CONV_LAYERS if self.style_layers[name].value],
             "init": self.init.value,
+            "strength": float(self.strength.value),
+            "colour": self.colour.value,
         }
 
     def apply(self, settings: dict):
@@ -415,6 +431,8 @@ class Explorer:
         for name, box in self.style_layers.items():
             box.value = name in settings["style_layers"]
         self.init.value = settings["init"]
+        self.strength.value = settings["strength"]
+        self.colour.value = settings["colour"]
 
     @property
     def cache(self) -> ProblemCache:
@@ -426,8 +444,8 @@ class Explorer:
         wts = settings["weights"]
         return Settings(content_weight=wts["content"], style_weight=wts["style"], tv_weight=wts["tv"],
                         content_layer=settings["content_layer"], style_layers=tuple(settings["style_layers"]),
-                        normalization=NORMALIZATION, init=settings["init"],
-                        iterations=settings["iterations"]).replace(**changes)
+                        normalization=NORMALIZATION, init=settings["init"], iterations=settings["iterations"],
+                        strength=settings["strength"], colour=settings["colour"]).replace(**changes)
 
     def _source(self, key: str):
         """What the engine loads for a dropdown value: an uploaded array or the file's path."""
@@ -527,10 +545,11 @@ class Explorer:
             self.status.value = (f"{'Full size' if full else 'Preview'}: evaluation {i}/{iterations} \u00b7 "
                                  f"loss {progress.loss:.3g} \u00b7 {time.perf_counter() - start:.1f} s")
             if i % self.refresh_every == 0:
-                self.preview.value = jpeg(progress.image())
+                self.preview.value = jpeg(problem.finish(progress.image()))
             return self._stop.is_set()
 
         result = optimize_run(problem, run_settings, callback=callback, progress=False)
+        result = dataclasses.replace(result, image=problem.finish(result.image))  # the colour mode's last step
         self.result = result
         self.preview.value = jpeg(result.image)
         evaluations = len(result.history)
@@ -575,6 +594,7 @@ class Explorer:
             f"<b>{html.escape(self._name(s['content']))} \u00d7 {html.escape(self._name(s['style']))}</b>",
             f"content {_short(wts['content'])} \u00b7 style {_short(wts['style'])} \u00b7 TV {_short(wts['tv'])}",
             f"content layer {layer} \u00b7 style {style}",
+            f"strength {s['strength']:.2f} \u00b7 colours: {html.escape(COLOUR_NAMES[s['colour']])}",
             f"{entry.image.shape[1]}\u00d7{entry.image.shape[0]} px \u00b7 {entry.evaluations} evals \u00b7 "
             f"{entry.seconds:.1f} s \u00b7 from {s['init']}",
         ]

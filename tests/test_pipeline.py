@@ -127,3 +127,96 @@ def test_delivered_loss_is_the_loss_of_the_8_bit_picture(tiny):
     assert float(problem.evaluator(tiny)(tf.constant(x))[0]) != expected  # the float image is another picture
     with pytest.raises(ValueError, match="px"):
         problem.delivered_loss(rgb[:40], settings=tiny)
+
+
+# --- colour, several styles, masks (issue 12), on tiny 48 x 64 px problems --------------------------
+
+SECOND = REPO / "images" / "styles" / "starry_night.jpg"
+SKY_MASK = REPO / "images" / "masks" / "tuebingen_sky.png"  # two regions: sky and town
+
+
+def parts_of(problem, settings, init="content"):
+    import tensorflow as tf
+
+    _, _, parts = problem.evaluator(settings)(tf.constant(problem.initial_image(init)))
+    return {k: float(v) for k, v in parts.items()}
+
+
+@pytest.mark.parametrize("colour", ["luminance", "swap"])
+def test_luminance_and_swap_keep_the_contents_colour_channels(tiny, colour):
+    from helpers.colour import rgb_to_yiq
+    from helpers.optimize import stylize
+    from helpers.problem import get_problem
+
+    settings = tiny.replace(coarse_to_fine=(), colour=colour)
+    result = stylize(CONTENT, STYLE, size=64, settings=settings, progress=False)
+    photo = get_problem(CONTENT, STYLE, size=64, settings=settings).photo_rgb
+    assert result.image.shape == photo.shape and result.settings["colour"] == colour
+    inside = np.all((result.image > 0) & (result.image < 255), axis=-1)  # clipped pixels cannot keep I, Q
+    got, want = rgb_to_yiq(result.image)[inside], rgb_to_yiq(photo)[inside]
+    np.testing.assert_allclose(got[:, 1:], want[:, 1:], atol=1.0)  # 8-bit rounding only
+    assert np.abs(got[:, 0] - want[:, 0]).mean() > 0.5  # the luminance did change
+
+
+def test_luminance_transfer_optimizes_grey_pictures(tiny):
+    from helpers.problem import get_problem
+
+    problem = get_problem(CONTENT, STYLE, size=64, settings=tiny.replace(colour="luminance"))
+    for rgb in (problem.content_rgb, problem.style_rgb):
+        assert np.allclose(rgb[..., 0], rgb[..., 1]) and np.allclose(rgb[..., 1], rgb[..., 2])
+
+
+def test_colour_matching_gives_the_style_the_contents_colour_statistics(tiny):
+    from helpers.colour import colour_statistics
+    from helpers.problem import get_problem
+
+    problem = get_problem(CONTENT, STYLE, size=64, settings=tiny.replace(colour="match"))
+    mean_s, cov_s = colour_statistics(problem.style_rgb)
+    mean_c, cov_c = colour_statistics(problem.photo_rgb)
+    np.testing.assert_allclose(mean_s, mean_c, atol=4.0)  # after clipping to 0..255 (a few saturated pixels)
+    np.testing.assert_allclose(np.sqrt(np.diag(cov_s)), np.sqrt(np.diag(cov_c)), rtol=0.2)
+
+
+def test_two_identical_styles_blended_give_the_single_style_loss(tiny):
+    from helpers.problem import get_problem
+
+    one = get_problem(CONTENT, STYLE, size=64, settings=tiny)
+    blended = tiny.replace(style_blend=(0.3, 0.7))
+    two = get_problem(CONTENT, [STYLE, STYLE], size=64, settings=blended)
+    a, b = parts_of(one, tiny), parts_of(two, blended)
+    assert b == pytest.approx(a, rel=1e-4)
+    other = get_problem(CONTENT, [STYLE, SECOND], size=64, settings=blended)
+    assert parts_of(other, blended)["style/block1_conv2"] != pytest.approx(a["style/block1_conv2"], rel=1e-2)
+
+
+def test_a_mask_of_one_region_gives_the_unmasked_loss(tiny, tmp_path):
+    from helpers.problem import get_problem
+
+    white = tmp_path / "white.png"
+    Image.new("RGB", (80, 60), "white").save(white)  # another size: resized
+    plain = parts_of(get_problem(CONTENT, STYLE, size=64, settings=tiny), tiny, "noise")
+    masked = parts_of(get_problem(CONTENT, [STYLE], size=64, settings=tiny, mask=white), tiny, "noise")
+    assert masked == pytest.approx(plain, rel=1e-4)
+
+
+def test_a_mask_gives_each_region_its_style(tiny):
+    from helpers.optimize import stylize
+
+    result = stylize(CONTENT, [SECOND, STYLE], size=64, settings=tiny.replace(coarse_to_fine=()), mask=SKY_MASK,
+                     progress=False)
+    assert result.image.shape == (48, 64, 3)
+    assert all(np.isfinite(h["total"]) for h in result.history)
+
+
+@pytest.mark.parametrize("styles, blend, mask, message", [
+    ([STYLE], None, SKY_MASK, "the mask has 2 regions .* but 1 style pictures"),
+    ([STYLE, SECOND, STYLE], None, SKY_MASK, "the mask has 2 regions .* but 3 style pictures"),
+    ([STYLE, SECOND], (1.0, 2.0, 3.0), None, "style_blend has 3 weights for 2 style pictures"),
+    ([STYLE], None, STYLE, "colours; a label mask has at most"),
+])
+def test_bad_masks_and_blends_are_one_line_errors(tiny, styles, blend, mask, message):
+    from helpers.problem import StyleTransfer
+
+    with pytest.raises(ValueError, match=message) as error:
+        StyleTransfer(CONTENT, styles, 64, precision="float32", style_blend=blend, mask=mask)
+    assert "\n" not in str(error.value)

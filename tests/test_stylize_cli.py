@@ -19,6 +19,7 @@ from helpers import stylize
 REPO = Path(__file__).resolve().parents[1]
 CONTENT = REPO / "images" / "content" / "tuebingen.jpg"
 STYLE = REPO / "images" / "styles" / "great_wave.jpg"
+SKY_MASK = REPO / "images" / "masks" / "tuebingen_sky.png"  # two regions: sky and town
 TINY = ["--size", "64", "--iterations", "3", "--precision", "float32"]
 
 
@@ -55,6 +56,28 @@ def test_cli_end_to_end(weights_path, tmp_path):
         img.verify()
     with Image.open(out.with_suffix(".gif")) as gif:
         assert gif.format == "GIF" and gif.size == (64, 48) and gif.n_frames >= 2
+
+
+@pytest.mark.slow
+def test_cli_runs_the_controls_in_process(weights_path, tmp_path):
+    """--strength, --colour, two styles on a mask, --style-scale, --layer-balance: one tiny run (48 x 64 px, 3 evaluations)."""
+    from helpers.colour import rgb_to_yiq
+
+    night = REPO / "images" / "styles" / "starry_night.jpg"
+    out = tmp_path / "controls.png"
+    status = stylize.main([str(CONTENT), str(night), str(STYLE), *TINY, "--strength", "0.8", "--colour", "swap",
+                           "--mask", str(SKY_MASK), "--style-scale", "0.8", "--layer-balance", "auto",
+                           "--output", str(out)])
+    assert status == 0
+    with Image.open(out) as img:
+        result = np.asarray(img.convert("RGB"))
+    photo = np.asarray(Image.open(CONTENT).convert("RGB").resize((64, 48), Image.BILINEAR))
+    # swap: the photo's colour channels (the engine's own resize may differ slightly from Pillow's)
+    assert np.abs(rgb_to_yiq(result)[..., 1:] - rgb_to_yiq(photo)[..., 1:]).mean() < 3.0
+    blended = tmp_path / "blend.png"
+    assert stylize.main([str(CONTENT), str(night), str(STYLE), *TINY, "--style-blend", "0.7,0.3", "--colour",
+                         "luminance", "--output", str(blended)]) == 0
+    assert blended.exists()
 
     # again, without --overwrite: refused before any work, the file untouched
     before = out.read_bytes()
@@ -108,7 +131,25 @@ def files(tmp_path):
     (["--tv-weight", "nan"], ">= 0"),
     (["--content-weight", "1e300"], "too large"),
     (["--bogus-option"], "unrecognized arguments"),
-    ([CONTENT, STYLE, "extra.jpg"], "unrecognized arguments"),
+    ([CONTENT, STYLE, "extra.jpg"], "style picture extra.jpg: no such file"),  # a second style
+    (["--strength", "2"], "outside 0 ... 1"),
+    (["--strength", "strong"], "not a number"),
+    (["--colour", "sepia"], "invalid choice: 'sepia'"),
+    (["--layer-balance", "relative"], "invalid choice: 'relative'"),
+    (["--normalization", "original", "--layer-balance", "auto"], 'needs normalization "gatys"'),
+    (["--style-scale", "0"], "must be a number > 0"),
+    (["--style-scale", "-2"], "must be a number > 0"),
+    ([CONTENT, STYLE, STYLE, "--style-blend", "0.5"], "--style-blend has 1 weights for 2 style pictures"),
+    (["--style-blend", "0.5,0.5"], "--style-blend has 2 weights for 1 style picture"),
+    (["--style-blend", "1,-1"], "numbers >= 0, not all zero"),
+    (["--style-blend", "0,0"], "numbers >= 0, not all zero"),
+    (["--style-blend", "a,b"], "comma-separated list of numbers"),
+    (["--mask", "notes.jpg"], "mask notes.jpg"),
+    (["--mask", "missing.png"], "mask missing.png: no such file"),
+    (["--mask", STYLE], "a label mask has at most"),
+    (["--mask", SKY_MASK], "2 regions (flat colours) but 1 style picture"),
+    ([CONTENT, STYLE, STYLE, "--mask", SKY_MASK, "--style-blend", "1,1"], "exclude each other"),
+    ([CONTENT, STYLE, STYLE, "--mask", SKY_MASK, "--normalization", "original"], "--mask needs --normalization gatys"),
     (["--output", "result.gif"], ".png, .jpg or .jpeg"),
     (["--output", "existing.png"], "already exists"),
     (["--output", "a_file/result.png"], "not a folder"),
@@ -135,15 +176,18 @@ def test_help_is_quick_and_lists_the_options(capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     for option in ("--size", "--iterations", "--normalization", "--init", "--method", "--precision",
-                   "--save-every", "--overwrite", "--content-weight", "--style-weight", "--tv-weight", "--seed"):
+                   "--save-every", "--overwrite", "--content-weight", "--style-weight", "--tv-weight", "--seed",
+                   "--strength", "--colour", "--style-blend", "--mask", "--style-scale", "--layer-balance"):
         assert option in text
 
 
 def test_defaults(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     args = stylize.build_parser().parse_args([])
-    assert args.content == CONTENT and args.style == STYLE  # found from any folder
-    assert args.content.exists() and args.style.exists()
+    assert args.content == CONTENT and args.style == [STYLE]  # found from any folder
+    assert args.content.exists() and args.style[0].exists()
+    assert (args.strength, args.colour, args.style_blend, args.mask, args.style_scale, args.layer_balance) == \
+        (0.5, "style", None, None, 1.0, None)
     assert (args.size, args.iterations, args.init, args.method) == (512, stylize.DEFAULT_ITERATIONS, "content", "lbfgs")
     assert (args.normalization, args.precision, args.save_every, args.overwrite) == ("gatys", "auto", None, False)
     assert args.content_weight is args.style_weight is args.tv_weight is None
@@ -260,7 +304,7 @@ def test_styles_are_checked_as_styles(owned, content, style):
     """A 4000x32 strip or a 4:3 painting is a valid style at --size 32: it is resized to cover the result."""
     args, settings = stylize.prepare([content, style, "--size", "32", "-o", "out.png"] if content == "square.png"
                                      else [content, style, "--size", "64", "-o", "out.png"])
-    assert args.style == Path(style) and settings.style_fit == "cover"
+    assert args.style == [Path(style)] and settings.style_fit == "cover"
 
 
 def test_a_read_only_output_folder_is_the_machines_fault_exit_1(owned, read_only_folder, capsys):

@@ -101,6 +101,37 @@ def test_loss_plot_is_a_png():
 # --- the explorer -------------------------------------------------------------------------
 
 
+def test_strength_is_the_first_slider_and_colour_a_choice(tmp_path):
+    ui = make_explorer(tmp_path)
+    sliders = [c for c in ui.controls.children if isinstance(c, (ipywidgets.FloatSlider, ipywidgets.FloatLogSlider,
+                                                                 ipywidgets.IntSlider))]
+    assert sliders[0] is ui.strength and ui.strength.value == 0.5
+    assert [value for _, value in ui.colour.options] == list(widgets.COLOURS) and ui.colour.value == "style"
+    ui.strength.value, ui.colour.value = 1.0, "luminance"
+    settings = ui.settings()
+    run = ui.run_settings(settings)
+    assert (run.strength, run.colour) == (1.0, "luminance")
+    assert run.weights["style"] == pytest.approx(10 * ui.style_weight.value)  # rule (c): x10 at strength 1
+    ui.strength.value, ui.colour.value = 0.2, "style"
+    ui.apply(settings)  # what restore does
+    assert (ui.strength.value, ui.colour.value) == (1.0, "luminance")
+
+
+@pytest.mark.slow
+def test_a_luminance_run_keeps_the_photos_colours(weights_path, tmp_path):
+    from helpers.colour import rgb_to_yiq
+
+    ui = make_explorer(tmp_path)
+    ui.colour.value = "luminance"
+    result = ui.run(block=True)
+    assert result is not None, ui.last_traceback
+    assert result.settings["colour"] == "luminance"
+    photo = ui.problem(ui.settings(), ui.settings()["size"]).photo_rgb
+    inside = np.all((result.image > 0) & (result.image < 255), axis=-1)
+    np.testing.assert_allclose(rgb_to_yiq(result.image)[inside][:, 1:], rgb_to_yiq(photo)[inside][:, 1:], atol=1.0)
+    assert "strength 0.50" in widgets.Explorer._label(ui, ui.runs[0])
+
+
 @pytest.mark.slow
 def test_run_button_updates_preview_and_gallery(weights_path, tmp_path):
     ui = make_explorer(tmp_path, refresh_every=1)
