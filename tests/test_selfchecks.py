@@ -191,6 +191,67 @@ WRONG_ANSWERS = {
          "def rescale_weights(weights, preview_shape, full_shape):\n    ratio = max(preview_shape) / max(full_shape)\n"
          "    return {**weights, 'content': weights['content'] * ratio, 'tv': weights['tv'] * ratio}"),
     ],
+    # 08: rule (a), rule (b), colour matching, the luminance recombination, blended Gram targets
+    "08c00009": [
+        ("the ratio upside down",
+         "def weights_for_size(weights, *, shape):\n    factor = shape[0] * shape[1] / REFERENCE_PIXELS\n"
+         "    return {**weights, 'content': weights['content'] * factor, 'tv': weights['tv'] * factor}"),
+        ("the style weight scaled too", "_right = weights_for_size\n"
+         "def weights_for_size(weights, *, shape):\n"
+         "    return {**_right(weights, shape=shape), 'style': weights['style'] * REFERENCE_PIXELS / (shape[0] * shape[1])}"),
+        ("the TV weight not scaled", "_right = weights_for_size\n"
+         "def weights_for_size(weights, *, shape):\n    return {**_right(weights, shape=shape), 'tv': weights['tv']}"),
+    ],
+    "08c00010": [
+        ("the 1/L missing", "_right = auto_layer_weights\n"
+         "def auto_layer_weights(style_targets, positions):\n"
+         "    return {l: w * len(style_targets) for l, w in _right(style_targets, positions).items()}"),
+        ("M_l where M_l squared belongs", "_right = auto_layer_weights\n"
+         "def auto_layer_weights(style_targets, positions):\n"
+         "    return {l: w / positions[l] for l, w in _right(style_targets, positions).items()}"),
+        ("the norm of A not squared",
+         "def auto_layer_weights(style_targets, positions):\n"
+         "    return {l: 4.0 * np.shape(a)[0] ** 2 * positions[l] ** 2\n"
+         "               / (len(style_targets) * np.linalg.norm(np.asarray(a, dtype=np.float64))) for l, a in style_targets.items()}"),
+    ],
+    "08c00020": [
+        ("the map backwards (L_s L_c^-1)",
+         "def match_colour_cholesky(style, content):\n"
+         "    s = np.asarray(style, dtype=np.float64).reshape(-1, 3)\n"
+         "    c = np.asarray(content, dtype=np.float64).reshape(-1, 3)\n"
+         "    cov_s, cov_c = np.cov(s, rowvar=False, bias=True), np.cov(c, rowvar=False, bias=True)\n"
+         "    a = np.linalg.cholesky(cov_s) @ np.linalg.inv(np.linalg.cholesky(cov_c))\n"
+         "    return ((s - s.mean(axis=0)) @ a.T + c.mean(axis=0)).reshape(np.shape(style))"),
+        ("the painting's mean kept", "_right = match_colour_cholesky\n"
+         "def match_colour_cholesky(style, content):\n"
+         "    shift = np.reshape(style, (-1, 3)).mean(axis=0) - np.reshape(content, (-1, 3)).mean(axis=0)\n"
+         "    return _right(style, content) + shift"),
+        ("each channel's spread only, no covariance",
+         "def match_colour_cholesky(style, content):\n"
+         "    s = np.asarray(style, dtype=np.float64).reshape(-1, 3)\n"
+         "    c = np.asarray(content, dtype=np.float64).reshape(-1, 3)\n"
+         "    out = (s - s.mean(axis=0)) * (c.std(axis=0) / s.std(axis=0)) + c.mean(axis=0)\n"
+         "    return out.reshape(np.shape(style))"),
+    ],
+    "08c00023": [
+        ("the roles swapped (the photo's luminance, the result's colour)", "_right = recombine\n"
+         "def recombine(result, content):\n    return _right(content, result)"),
+        ("the YIQ array returned, not converted back to RGB",
+         "def recombine(result, content):\n"
+         "    yiq = colour.rgb_to_yiq(np.asarray(content, dtype=np.float64))\n"
+         "    yiq[..., 0] = colour.rgb_to_yiq(np.asarray(result, dtype=np.float64))[..., 0]\n"
+         "    return yiq"),
+        ("the result unchanged", "def recombine(result, content):\n    return np.asarray(result, dtype=np.float64)"),
+    ],
+    "08c0002a": [
+        ("a weighted sum, not divided by the total weight",
+         "def blend_targets(grams, weights):\n"
+         "    return sum(w * np.asarray(g, dtype=np.float64) for g, w in zip(grams, weights))"),
+        ("an unweighted mean",
+         "def blend_targets(grams, weights):\n    return sum(np.asarray(g, dtype=np.float64) for g in grams) / len(grams)"),
+        ("the weights in the wrong order", "_right = blend_targets\n"
+         "def blend_targets(grams, weights):\n    return _right(grams, list(weights)[::-1])"),
+    ],
 }
 
 PROBE = '''
