@@ -180,16 +180,20 @@ WRONG_ANSWERS = {
         ("deprocess that forgets to flip back", "def deprocess(x):\n"
          "    return np.clip(np.round(np.asarray(x) + IMAGENET_BGR_MEANS), 0, 255).astype(np.uint8)"),
     ],
-    # 07: rescaling the weights for a full-size render
+    # 07: the size rule (content and TV weights x REFERENCE_PIXELS / pixels)
     "8039cfbc": [
         ("the TV weight not rescaled", "_right = rescale_weights\n"
-         "def rescale_weights(weights, preview_shape, full_shape):\n"
-         "    return {**_right(weights, preview_shape, full_shape), 'tv': weights['tv']}"),
+         "def rescale_weights(weights, shape):\n"
+         "    return {**_right(weights, shape), 'tv': weights['tv']}"),
         ("the ratio upside down", "_right = rescale_weights\n"
-         "def rescale_weights(weights, preview_shape, full_shape):\n    return _right(weights, full_shape, preview_shape)"),
+         "def rescale_weights(weights, shape):\n    w = _right(weights, shape)\n"
+         "    return {**w, 'content': weights['content'] ** 2 / w['content'], 'tv': weights['tv'] ** 2 / w['tv']}"),
         ("the ratio of sides, not of pixels",
-         "def rescale_weights(weights, preview_shape, full_shape):\n    ratio = max(preview_shape) / max(full_shape)\n"
+         "def rescale_weights(weights, shape):\n    ratio = 512 / max(shape)\n"
          "    return {**weights, 'content': weights['content'] * ratio, 'tv': weights['tv'] * ratio}"),
+        ("the style weight rescaled too", "_right = rescale_weights\n"
+         "def rescale_weights(weights, shape):\n    w = _right(weights, shape)\n"
+         "    return {**w, 'style': weights['style'] * w['content'] / weights['content']}"),
     ],
     # 08: rule (a), rule (b), colour matching, the luminance recombination, blended Gram targets
     "08c00009": [
