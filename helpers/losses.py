@@ -87,8 +87,25 @@ def total_variation_loss(image):
     return tf.reduce_sum(tf.pow(tf.square(dy) + tf.square(dx), 1.25))
 
 
+LOSS_FUNCTIONS = ("content_loss", "gram_matrix", "style_loss", "total_variation_loss")
+
+
+def loss_functions(custom: Mapping | None = None) -> dict:
+    """{name: function} for LOSS_FUNCTIONS: the entries of `custom` (e.g. a student's, from
+    `helpers.notebook.yours()`), the functions of this module for the rest.
+
+    A custom `style_loss` has the student's signature `style_loss(style_gram, combination_features)`
+    and the "gatys" normalization. An unknown name is a ValueError (a typo would be ignored otherwise).
+    """
+    custom = dict(custom or {})
+    unknown = sorted(set(custom) - set(LOSS_FUNCTIONS))
+    if unknown:
+        raise ValueError(f"losses: unknown name {unknown[0]!r}; the names are {LOSS_FUNCTIONS}")
+    return {name: custom.get(name, globals()[name]) for name in LOSS_FUNCTIONS}
+
+
 def total_loss(image, features, content_target, style_targets, weights: Mapping, normalization: str = "gatys", *,
-               layer_weights: Mapping):
+               layer_weights: Mapping, functions: Mapping | None = None):
     """The weighted sum that style transfer minimizes, and its parts.
 
     image: the image being optimized, preprocessed (1, H, W, 3).
@@ -98,16 +115,25 @@ def total_loss(image, features, content_target, style_targets, weights: Mapping,
     weights: {"content", "style", "tv"}: the weight of each term.
     layer_weights: {layer: share of the style weight}, one per style target (the
         default, equal shares, is `helpers.settings.equal_layer_weights`).
+    functions: {name: function} from `loss_functions` (default: this module's); a custom
+        "style_loss" allows only normalization "gatys" (ValueError otherwise).
     Returns (total, parts) where parts = {"content": ..., "tv": ..., "style/<layer>": ...},
     each already multiplied by its weight, so total == sum(parts.values()).
     """
+    functions = loss_functions(functions)
+    custom_style = functions["style_loss"] is not style_loss
+    if custom_style and normalization != "gatys":
+        raise ValueError(f'a custom style_loss has the "gatys" normalization only, not {normalization!r}')
     parts = {}
     if content_target is not None:
         layer, target = content_target
-        parts["content"] = weights["content"] * content_loss(target, features[layer])
+        parts["content"] = weights["content"] * functions["content_loss"](target, features[layer])
     pixels = image.shape[1] * image.shape[2]
     for layer, gram in style_targets.items():
-        loss = style_loss(gram, features[layer], normalization, image_pixels=pixels)
+        if custom_style:
+            loss = functions["style_loss"](gram, features[layer])
+        else:
+            loss = style_loss(gram, features[layer], normalization, image_pixels=pixels)
         parts[f"style/{layer}"] = weights["style"] * layer_weights[layer] * loss
-    parts["tv"] = weights["tv"] * total_variation_loss(image)
+    parts["tv"] = weights["tv"] * functions["total_variation_loss"](image)
     return tf.add_n(list(parts.values())), parts

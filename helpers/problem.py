@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from helpers import budget
 from helpers import images as im
-from helpers.losses import gram_matrix, total_loss
+from helpers.losses import loss_functions, total_loss
 from helpers.model import FeatureExtractor
 from helpers.settings import (CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, NORMALIZATIONS, PRECISIONS, STYLE_FITS,
                               STYLE_LAYERS, Settings)
@@ -61,12 +61,17 @@ class StyleTransfer:
     style_scale: extra factor on the style image's size: < 1 gives larger brush
         strokes relative to the result, > 1 finer ones.
     precision: "float32", "bfloat16" or "auto" (see `default_precision`).
+    losses: None, or a mapping with any of "content_loss", "gram_matrix", "style_loss",
+        "total_variation_loss" (a student's functions, e.g. `helpers.notebook.yours()`);
+        missing entries use `helpers.losses`. The style targets use the given `gram_matrix`;
+        a custom `style_loss` has the "gatys" normalization only (see `losses.total_loss`).
     """
 
     def __init__(self, content, style, size=512, content_layer: str | None = CONTENT_LAYER,
                  style_layers=STYLE_LAYERS, style_fit: str = "cover", style_scale: float = 1.0,
-                 precision: str = "auto"):
+                 precision: str = "auto", losses: Mapping | None = None):
         start = time.perf_counter()
+        self.losses = loss_functions(losses)  # a ValueError for an unknown name, before any work
         if style_fit not in STYLE_FITS:
             raise ValueError(f"style_fit must be one of {STYLE_FITS}, not {style_fit!r}")
         self.precision = resolve_precision(precision)
@@ -97,7 +102,7 @@ class StyleTransfer:
         # result has at that layer, so a style image of another size gives the same target.
         result_positions = {layer: self._positions(layer) for layer in self.style_layers}
         self.style_targets = {
-            layer: gram_matrix(f) * (result_positions[layer] / float(f.shape[1] * f.shape[2]))
+            layer: self.losses["gram_matrix"](f) * (result_positions[layer] / float(f.shape[1] * f.shape[2]))
             for layer, f in style_features.items() if layer in self.style_layers
         }
         self._compiled = {}
@@ -145,6 +150,8 @@ class StyleTransfer:
             raise ValueError(f"these settings are for layers {settings.content_layer} / {settings.style_layers}, "
                              f"this problem has {self.content_layer} / {tuple(self.style_layers)}")
         normalization = settings.normalization
+        if normalization != "gatys" and self.losses["style_loss"] is not loss_functions()["style_loss"]:
+            raise ValueError(f'this problem has a custom style_loss ("gatys" normalization only), not {normalization!r}')
         if normalization not in self._compiled:
 
             @tf.function(reduce_retracing=True)
@@ -153,7 +160,8 @@ class StyleTransfer:
                     tape.watch(image)
                     total, parts = total_loss(image, self.extractor(image), self.content_target, self.style_targets,
                                               weights, normalization,
-                                              layer_weights=dict(zip(self.style_layers, tf.unstack(layer_w))))
+                                              layer_weights=dict(zip(self.style_layers, tf.unstack(layer_w))),
+                                              functions=self.losses)
                 return total, tape.gradient(total, image), parts
 
             self._compiled[normalization] = evaluate
