@@ -224,8 +224,8 @@ def probed(nb) -> nbformat.NotebookNode:
     out, solutions = [nbformat.v4.new_code_cell(PROBE)], ""
     for cell in cells[: last + 1]:
         out.append(cell)
-        if "solution" in cell.metadata.get("tags", []):
-            solutions += cell.source + "\n"
+        if "solution" in cell.metadata.get("tags", []):  # keep(...) is left out: exec'd code has no source to keep
+            solutions += "\n".join(ln for ln in cell.source.splitlines() if not ln.startswith("keep(")) + "\n"
         if is_selfcheck(cell):
             call = f"_probe({cell.id!r}, {cell.source!r}, {solutions!r}, {WRONG_ANSWERS[cell.id]!r})"
             out.append(nbformat.v4.new_code_cell(call))
