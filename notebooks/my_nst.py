@@ -35,3 +35,30 @@ def total_variation_loss(image):
     dy = image[:, :-1, :-1, :] - image[:, 1:, :-1, :]
     dx = image[:, :-1, :-1, :] - image[:, :-1, 1:, :]
     return tf.reduce_sum(tf.pow(tf.square(dy) + tf.square(dx), 1.25))
+
+
+def make_loss_and_grad(problem, weights):
+    """The total loss as one compiled function: image (1, H, W, 3) -> (loss, d loss / d image).
+
+    problem: a StyleTransfer, for its pieces: problem.extractor (image -> {layer: features}),
+        problem.content_target = (layer, the photo's features there),
+        problem.style_targets = {layer: the painting's Gram matrix}.
+    weights: {"content": ..., "style": ..., "tv": ...}; the style layers share the style weight equally.
+    Uses your content_loss, style_loss (Gatys normalization) and total_variation_loss.
+    Returns a @tf.function that computes the loss under a tf.GradientTape watching the image.
+    """
+    layer, photo_features = problem.content_target
+    share = weights["style"] / len(problem.style_targets)
+
+    @tf.function
+    def loss_and_grad(image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)                              # a constant: ask the tape to follow it
+            features = problem.extractor(image)            # one pass through the cut VGG16
+            loss = weights["content"] * content_loss(photo_features, features[layer])
+            for name, gram in problem.style_targets.items():
+                loss += share * style_loss(gram, features[name])
+            loss += weights["tv"] * total_variation_loss(image)
+        return loss, tape.gradient(loss, image)
+
+    return loss_and_grad

@@ -164,16 +164,23 @@ def test_markdown_links_into_docs_point_one_folder_further_up():
     assert make_exercises.exercise(nb).cells[0].source == "# T\n\n![the method](../../docs/method.svg)"
 
 
-def _run_in_order(folder: Path, names: list[str]) -> dict:
-    """Execute exercise notebooks `names` in `folder`, in order, errors allowed; {name: executed notebook}."""
+def _run_in_order(folder: Path, names: list[str], *, stop_at_error: bool = False) -> dict:
+    """Execute exercise notebooks `names` in `folder`, in order; {name: (executed notebook, CellExecutionError or None)}.
+
+    stop_at_error: stop each notebook at its first error, as Jupyter's "Run all" does.
+    """
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     done = {}
     for name in names:
         nb = nbformat.read(folder / name, as_version=4)
-        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(folder)}}).execute()
-        done[name] = nb
+        try:
+            NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=not stop_at_error,
+                           resources={"metadata": {"path": str(folder)}}).execute()
+            done[name] = (nb, None)
+        except CellExecutionError as error:
+            done[name] = (nb, error)
     return done
 
 
@@ -191,13 +198,13 @@ def exercise_copy(tmp_path, weights_path, monkeypatch):
 
 @pytest.mark.slow
 def test_unwritten_stubs_give_one_friendly_line(exercise_copy):
-    names = [p.name for p in CARRYING]
-    for name, nb in _run_in_order(exercise_copy, names).items():
-        errors = [(c.id, o) for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-        assert errors, f"{name}: no stub raised"
-        for cell_id, error in errors:
-            assert error.ename == "NotImplementedError", (name, cell_id, error.ename, error.evalue)
-            assert len(error.traceback) == 1 and error.traceback[0].startswith("✋ write `"), (name, cell_id, error.traceback)
+    """"Run all" on each untouched exercise notebook stops at its first stub, with one friendly line and no traceback."""
+    for name, (nb, error) in _run_in_order(exercise_copy, [p.name for p in CARRYING], stop_at_error=True).items():
+        assert error is not None, f"{name}: no stub stopped it"
+        assert "✋ write `" in str(error) and "Traceback" not in str(error) and 'File "' not in str(error), (name, str(error))
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+        assert len(outputs) == 1 and outputs[0].ename == "NotImplementedError", (name, outputs)
+        assert len(outputs[0].traceback) == 1 and outputs[0].traceback[0].startswith("✋ write `"), outputs[0].traceback
 
 
 @pytest.mark.slow
@@ -210,7 +217,7 @@ def test_solutions_written_in_the_exercises_pass_and_are_carried(exercise_copy):
             if "solution" in cell.metadata.get("tags", []):
                 cell.source = full[cell.id]
         nbformat.write(ex, exercise_copy / path.name)
-    for name, nb in _run_in_order(exercise_copy, [p.name for p in CARRYING]).items():
+    for name, (nb, _) in _run_in_order(exercise_copy, [p.name for p in CARRYING]).items():
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, (name, errors[0].ename, errors[0].evalue)
         printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)

@@ -30,3 +30,16 @@ def style_loss(style_gram, combination_features):
 def total_variation_loss(image):
     """sum over i, j, c of ((x[i,j] - x[i+1,j])^2 + (x[i,j] - x[i,j+1])^2) ^ 1.25, image (1, H, W, 3)."""
     raise NotImplementedError('write `total_variation_loss` in 05_total_variation.ipynb (section 2) and run its cell')
+
+
+def make_loss_and_grad(problem, weights):
+    """The total loss as one compiled function: image (1, H, W, 3) -> (loss, d loss / d image).
+
+    problem: a StyleTransfer, for its pieces: problem.extractor (image -> {layer: features}),
+        problem.content_target = (layer, the photo's features there),
+        problem.style_targets = {layer: the painting's Gram matrix}.
+    weights: {"content": ..., "style": ..., "tv": ...}; the style layers share the style weight equally.
+    Uses your content_loss, style_loss (Gatys normalization) and total_variation_loss.
+    Returns a @tf.function that computes the loss under a tf.GradientTape watching the image.
+    """
+    raise NotImplementedError('write `make_loss_and_grad` in 06_style_transfer.ipynb (section 2) and run its cell')
