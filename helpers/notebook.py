@@ -161,7 +161,8 @@ def keep(fn, *, folder: str | os.PathLike = ".") -> None:
 
     Idempotent: running the cell again rewrites the same lines. Import lines of `fn`'s cell that the
     file lacks are added after its last import. A `tf.function` is kept by its Python source.
-    Prints one line: "kept `NAME` in my_nst.py".
+    Prints one line: "kept `NAME` in my_nst.py". An unwritten stub (a line `raise NotImplementedError`)
+    is not kept, so my_nst.py's own stub, which says in which notebook to write it, stays.
     """
     import ast
     import inspect
@@ -169,6 +170,9 @@ def keep(fn, *, folder: str | os.PathLike = ".") -> None:
     fn = getattr(fn, "python_function", fn)  # a tf.function wraps the student's Python function
     name = fn.__name__
     source = inspect.getsource(fn).rstrip("\n").splitlines()
+    if any(line.strip() == "raise NotImplementedError" for line in source):
+        print(f"`{name}` is not written yet (it still says `raise NotImplementedError`): not kept")
+        return
     path = Path(folder) / MY_NST
     text = path.read_text(encoding="utf-8") if path.exists() else '"""Your functions, kept by keep(...)."""\n'
     lines = text.splitlines()

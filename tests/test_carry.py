@@ -38,6 +38,14 @@ def test_keep_replaces_only_its_function_and_is_idempotent(tmp_path, capsys):
     assert got(21) == 42
 
 
+def test_keep_leaves_an_unwritten_stub_out(tmp_path, capsys):
+    (tmp_path / "my_nst.py").write_text("def f(x):\n    raise NotImplementedError('write `f` in 03')\n", encoding="utf-8")
+    before = (tmp_path / "my_nst.py").read_text()
+    keep(define(tmp_path, "f", "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError\n"), folder=tmp_path)
+    assert "not kept" in capsys.readouterr().out
+    assert (tmp_path / "my_nst.py").read_text() == before
+
+
 def test_keep_appends_a_new_function_and_its_imports(tmp_path):
     (tmp_path / "my_nst.py").write_text('"""Head."""\nimport math\n', encoding="utf-8")
     root = define(tmp_path, "root", "import cmath\n\ndef root(x):\n    return cmath.sqrt(x)\n")
