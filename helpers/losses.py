@@ -87,8 +87,25 @@ def total_variation_loss(image):
     return tf.reduce_sum(tf.pow(tf.square(dy) + tf.square(dx), 1.25))
 
 
+LOSS_FUNCTIONS = ("content_loss", "gram_matrix", "style_loss", "total_variation_loss")
+
+
+def loss_functions(custom: Mapping | None = None) -> dict:
+    """{name: function} for LOSS_FUNCTIONS: the entries of `custom` (e.g. a student's, from
+    `helpers.notebook.yours()`), the functions of this module for the rest.
+
+    A custom `style_loss` has the student's signature `style_loss(style_gram, combination_features)`
+    and the "gatys" normalization. An unknown name is a ValueError (a typo would be ignored otherwise).
+    """
+    custom = dict(custom or {})
+    unknown = sorted(set(custom) - set(LOSS_FUNCTIONS))
+    if unknown:
+        raise ValueError(f"losses: unknown name {unknown[0]!r}; the names are {LOSS_FUNCTIONS}")
+    return {name: custom.get(name, globals()[name]) for name in LOSS_FUNCTIONS}
+
+
 def total_loss(image, features, content_target, style_targets, weights: Mapping, normalization: str = "gatys", *,
-               layer_weights: Mapping, regions: Mapping | None = None):
+               layer_weights: Mapping, regions: Mapping | None = None, functions: Mapping | None = None):
     """The weighted sum that style transfer minimizes, and its parts.
 
     image: the image being optimized, preprocessed (1, H, W, 3).
@@ -101,13 +118,21 @@ def total_loss(image, features, content_target, style_targets, weights: Mapping,
     regions: None, or a style per region ("gatys" only): {layer: (masks (K, h, w) at
         the layer's size, K per-position targets (C, C))}, each layer's style loss then
         `helpers.controls.regional_style_loss` (style_targets are not used).
+    functions: {name: function} from `loss_functions` (default: this module's); a custom
+        "style_loss" allows only normalization "gatys" (ValueError otherwise), and no regions.
     Returns (total, parts) where parts = {"content": ..., "tv": ..., "style/<layer>": ...},
     each already multiplied by its weight, so total == sum(parts.values()).
     """
+    functions = loss_functions(functions)
+    custom_style = functions["style_loss"] is not style_loss
+    if custom_style and normalization != "gatys":
+        raise ValueError(f'a custom style_loss has the "gatys" normalization only, not {normalization!r}')
+    if custom_style and regions is not None:
+        raise ValueError("a custom style_loss cannot be used with regions (a mask)")
     parts = {}
     if content_target is not None:
         layer, target = content_target
-        parts["content"] = weights["content"] * content_loss(target, features[layer])
+        parts["content"] = weights["content"] * functions["content_loss"](target, features[layer])
     pixels = image.shape[1] * image.shape[2]
     for layer, gram in style_targets.items():
         if regions is not None:
@@ -116,8 +141,10 @@ def total_loss(image, features, content_target, style_targets, weights: Mapping,
 
             masks, targets = regions[layer]
             loss = regional_style_loss(features[layer], tf.unstack(masks), targets)
+        elif custom_style:
+            loss = functions["style_loss"](gram, features[layer])
         else:
             loss = style_loss(gram, features[layer], normalization, image_pixels=pixels)
         parts[f"style/{layer}"] = weights["style"] * layer_weights[layer] * loss
-    parts["tv"] = weights["tv"] * total_variation_loss(image)
+    parts["tv"] = weights["tv"] * functions["total_variation_loss"](image)
     return tf.add_n(list(parts.values())), parts

@@ -25,7 +25,7 @@ from helpers import images as im
 from helpers import masks
 from helpers.colour import keep_colour, luminance_only_inputs, match_colour
 from helpers.controls import blend_grams, region_positions
-from helpers.losses import gram_matrix, total_loss
+from helpers.losses import loss_functions, total_loss
 from helpers.model import FeatureExtractor
 from helpers.settings import (COLOURS, CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, NORMALIZATIONS, PRECISIONS, STYLE_FITS,
                               STYLE_LAYERS, Settings, weights_at_size)
@@ -88,12 +88,18 @@ class StyleTransfer:
         nearest neighbour) with one flat colour per region, as many regions as style
         pictures: region k (colours in increasing order, helpers.masks.load_labels) gets
         style k. Needs the "gatys" normalization.
+    losses: None, or a mapping with any of "content_loss", "gram_matrix", "style_loss",
+        "total_variation_loss" (a student's functions, e.g. `helpers.notebook.yours()`);
+        missing entries use `helpers.losses`. The style targets use the given `gram_matrix`;
+        a custom `style_loss` has the "gatys" normalization only (see `losses.total_loss`).
     """
 
     def __init__(self, content, style, size=512, content_layer: str | None = CONTENT_LAYER,
                  style_layers=STYLE_LAYERS, style_fit: str = "cover", style_scale: float = 1.0,
-                 precision: str = "auto", colour: str = "style", style_blend=None, mask=None):
+                 precision: str = "auto", colour: str = "style", style_blend=None, mask=None,
+                 losses: Mapping | None = None):
         start = time.perf_counter()
+        self.losses = loss_functions(losses)  # a ValueError for an unknown name, before any work
         if style_fit not in STYLE_FITS:
             raise ValueError(f"style_fit must be one of {STYLE_FITS}, not {style_fit!r}")
         if colour not in COLOURS:
@@ -151,7 +157,7 @@ class StyleTransfer:
         per_style = []
         for rgb in style_rgbs:
             features = self.extractor(tf.constant(im.preprocess(rgb)[None]))
-            per_style.append({layer: gram_matrix(features[layer])
+            per_style.append({layer: self.losses["gram_matrix"](features[layer])
                               * (result_positions[layer] / float(features[layer].shape[1] * features[layer].shape[2]))
                               for layer in self.style_layers})
         self.regions = None
@@ -259,6 +265,8 @@ class StyleTransfer:
         normalization = settings.normalization
         if self.regions is not None and normalization != "gatys":
             raise ValueError('a mask (a style per region) needs normalization "gatys"')
+        if normalization != "gatys" and self.losses["style_loss"] is not loss_functions()["style_loss"]:
+            raise ValueError(f'this problem has a custom style_loss ("gatys" normalization only), not {normalization!r}')
         if normalization not in self._compiled:
 
             @tf.function(reduce_retracing=True)
@@ -268,7 +276,7 @@ class StyleTransfer:
                     total, parts = total_loss(image, self.extractor(image), self.content_target, self.style_targets,
                                               weights, normalization,
                                               layer_weights=dict(zip(self.style_layers, tf.unstack(layer_w))),
-                                              regions=self.regions)
+                                              regions=self.regions, functions=self.losses)
                 return total, tape.gradient(total, image), parts
 
             self._compiled[normalization] = evaluate

@@ -368,3 +368,39 @@ def test_bad_options(weights_path):
         StyleTransfer(CONTENT, STYLE, size=64, precision="float16")
     with pytest.raises(ValueError, match="style_fit"):
         StyleTransfer(CONTENT, STYLE, size=64, style_fit="crop")
+
+
+def test_custom_losses_are_the_ones_used(problem):
+    """StyleTransfer(losses=...): a student's functions replace helpers.losses (tiny 48 x 64 problem, float32)."""
+    from helpers import losses
+    from helpers.problem import StyleTransfer
+
+    def doubled_content_loss(base_features, combination_features):  # deliberately 2 x the right one
+        return 2.0 * losses.content_loss(base_features, combination_features)
+
+    def student_style_loss(style_gram, combination_features):  # the student's signature, Gatys normalization
+        return losses.style_loss(style_gram, combination_features, "gatys")
+
+    custom = StyleTransfer(CONTENT, STYLE, size=64, precision="float32",
+                           losses={"content_loss": doubled_content_loss, "style_loss": student_style_loss})
+    x = tf.constant(problem.initial_image("noise", seed=0))
+    weights = {"content": 1.0, "style": 0.0, "tv": 0.0}
+    right, wrong = (float(p.loss_function(weights)(x)[0]) for p in (problem, custom))
+    assert wrong == pytest.approx(2 * right, rel=1e-6)
+    style_only = {"content": 0.0, "style": 1.0, "tv": 0.0}
+    assert float(custom.loss_function(style_only)(x)[0]) == pytest.approx(float(problem.loss_function(style_only)(x)[0]),
+                                                                         rel=1e-5)
+    with pytest.raises(ValueError, match="custom style_loss"):
+        custom.loss_function({}, normalization="original")
+    with pytest.raises(ValueError, match="unknown name 'gram'"):
+        StyleTransfer(CONTENT, STYLE, size=64, losses={"gram": losses.gram_matrix})
+
+
+def test_a_custom_gram_matrix_makes_the_style_targets(problem):
+    from helpers import losses
+    from helpers.problem import StyleTransfer
+
+    halved = StyleTransfer(CONTENT, STYLE, size=64, precision="float32",
+                           losses={"gram_matrix": lambda f: 0.5 * losses.gram_matrix(f)})
+    for layer, target in problem.style_targets.items():
+        np.testing.assert_allclose(halved.style_targets[layer].numpy(), 0.5 * target.numpy(), rtol=1e-6)
