@@ -1,5 +1,6 @@
 """The interactive explorer of notebook 07: style strength, colour, weights, layers and images
-on sliders, a Run button, a live preview, a gallery of every run and a full-size render.
+(a second style blended in by a slider) on sliders, a Run button, a live preview, a gallery
+of every run and a full-size render.
 
     from helpers.widgets import explorer
     ui = explorer()              # builds the controls and displays them
@@ -8,12 +9,15 @@ Everything a button does is a method of `Explorer`, so tests drive it without a 
 
     ui = Explorer(size=64, iterations=5)
     ui.strength.value = 0.8
+    ui.second_style.value = ui.style_choice.options[0][1]   # a second painting, 30 % of the style
+    ui.blend.value = 0.3
     result = ui.run(block=True)  # the StyleResult; ui.preview and ui.gallery are updated
 
 Runs happen in a background thread, so the kernel stays responsive and Stop works. One
-problem per (content, style, size, content layer, style layers, colour, style scale) is cached: a
+problem per (content, style(s), blend, size, content layer, style layers, colour, style scale) is cached: a
 second run with other weights starts at once, reusing the style targets and the
-compiled loss function (the weights reach it as tensors, so nothing is retraced). The
+compiled loss function (the weights reach it as tensors, so nothing is retraced); another
+blend is another problem (the blended targets are computed again). The
 cache is `helpers.problem.CACHE`, shared with `helpers.optimize.stylize`.
 
 Works with ipywidgets 7.7 (Colab) and 8, in Jupyter and as a Voilà page.
@@ -57,6 +61,8 @@ REFRESH_EVERY = 2           # evaluations between two refreshes of the live prev
 GALLERY_SIZE = 12           # runs kept in the gallery, newest first
 MAX_UPLOAD_SIDE = 2048      # larger uploads are shrunk on arrival (the runs use far less)
 NO_CONTENT = "none"         # content-layer choice for texture synthesis (no content loss)
+NO_STYLE = "none"           # second-style choice: one style only
+DEFAULT_BLEND = 0.5         # the second style's share when one is chosen
 PREVIEW_WIDTH = "320px"
 COLOUR_NAMES = {  # the colour dropdown's words for helpers.settings.COLOURS
     "style": "the painting's",
@@ -204,6 +210,14 @@ class Explorer:
                                          layout=w.Layout(width="130px"))
         self.content_thumb = w.Image(format="jpeg", layout=w.Layout(height="80px", width="auto"))
         self.style_thumb = w.Image(format="jpeg", layout=w.Layout(height="80px", width="auto"))
+        # An optional second painting, blended in: the engine averages the two Gram targets with
+        # weights (1 - blend, blend) (helpers.controls.blend_grams). Bundled paintings only.
+        self.second_style = w.Dropdown(options=[("none", NO_STYLE)] + style_options, value=NO_STYLE,
+                                       description="second style", style=label, layout=w.Layout(width="290px"))
+        self.second_style_thumb = w.Image(format="jpeg", layout=w.Layout(height="80px", width="auto"))
+        self.blend = w.FloatSlider(value=DEFAULT_BLEND, min=0.0, max=1.0, step=0.05, description="blend",
+                                   readout_format=".2f", continuous_update=False, style=label,
+                                   layout=w.Layout(width="430px"))  # its own: hidden without a second style
 
         self.strength = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="style strength",
                                       readout_format=".2f", continuous_update=False, style=label, layout=wide)
@@ -271,7 +285,8 @@ class Explorer:
                              (self.status, "status"), (self.message, "message"), (self.content_weight, "content-weight"),
                              (self.style_weight, "style-weight"), (self.tv_weight, "tv-weight"),
                              (self.content_upload, "content-upload"), (self.style_upload, "style-upload"),
-                             (self.strength, "strength"), (self.colour, "colour"), (self.style_scale, "style-scale")]:
+                             (self.strength, "strength"), (self.colour, "colour"), (self.style_scale, "style-scale"),
+                             (self.second_style, "second-style"), (self.blend, "blend")]:
             widget.add_class(f"nst-{name}")
 
         self.run_button.on_click(lambda _: self.run())
@@ -281,6 +296,7 @@ class Explorer:
         self.style_upload.observe(lambda change: self._on_upload("style", change), names="value")
         self.content_choice.observe(lambda _: self._on_image_change("content"), names="value")
         self.style_choice.observe(lambda _: self._on_image_change("style"), names="value")
+        self.second_style.observe(lambda _: self._on_second_style_change(), names="value")
         self.size.observe(lambda _: self._update_full_note(), names="value")
 
         def section(text):
@@ -290,9 +306,11 @@ class Explorer:
         self.controls = w.VBox([
             section("Style strength (0: a tenth of the style weight, 0.5: as set, 1: ten times) and colours"),
             self.strength, self.colour,
-            section("Images (style scale: the painting resized by this factor first; < 1: larger brush strokes)"),
+            section("Images (blend: the second style's share; style scale: the paintings resized by this factor "
+                    "first; < 1: larger brush strokes)"),
             w.HBox([self.content_choice, self.content_upload]), w.HBox([self.content_thumb], layout=w.Layout(margin="0 0 0 110px")),
             w.HBox([self.style_choice, self.style_upload]), w.HBox([self.style_thumb], layout=w.Layout(margin="0 0 0 110px")),
+            self.second_style, w.HBox([self.second_style_thumb], layout=w.Layout(margin="0 0 0 110px")), self.blend,
             self.style_scale,
             section("Weights (log scale, 10<sup>\u00b13</sup> around the defaults)"),
             self.content_weight, self.style_weight, self.tv_weight,
@@ -316,6 +334,7 @@ class Explorer:
 
         self._on_image_change("content")
         self._on_image_change("style")
+        self._on_second_style_change()
         self.preview.value = jpeg(im.resize(self._rgb(self.content_choice.value),
                                             self._fit(self.content_choice.value, size)))
 
@@ -350,13 +369,24 @@ class Explorer:
         return Path(key.split(":", 2)[-1]).stem
 
     def _on_image_change(self, kind: str):
-        choice = self.content_choice if kind == "content" else self.style_choice
-        thumb = self.content_thumb if kind == "content" else self.style_thumb
+        """Show the thumbnail of the picture now chosen; kind: "content", "style" or "second_style"."""
+        choice, thumb = {"content": (self.content_choice, self.content_thumb),
+                         "style": (self.style_choice, self.style_thumb),
+                         "second_style": (self.second_style, self.second_style_thumb)}[kind]
         try:
             thumb.value = jpeg(thumbnail(self._rgb(choice.value), 160), quality=85)
         except Exception as exc:  # a file that vanished or broke since start-up
             self._error(one_line(exc))
         self._update_full_note()
+
+    def _on_second_style_change(self):
+        """Show the second style's thumbnail, and the blend slider only while a second style is chosen."""
+        chosen = self.second_style.value != NO_STYLE
+        self.blend.disabled = not chosen
+        self.blend.layout.display = None if chosen else "none"
+        self.second_style_thumb.layout.display = None if chosen else "none"
+        if chosen:
+            self._on_image_change("second_style")
 
     def _on_upload(self, kind: str, change):
         files = uploaded_files(change["new"])
@@ -410,6 +440,8 @@ class Explorer:
         return {
             "content": self.content_choice.value,
             "style": self.style_choice.value,
+            "second_style": None if self.second_style.value == NO_STYLE else self.second_style.value,
+            "blend": float(self.blend.value),
             "size": int(self.size.value),
             "iterations": int(self.iterations.value),
             "weights": {"content": float(self.content_weight.value), "style": float(self.style_weight.value),
@@ -426,6 +458,8 @@ class Explorer:
         """Set the controls from a settings dict (e.g. a gallery entry's)."""
         self.content_choice.value = settings["content"]
         self.style_choice.value = settings["style"]
+        self.second_style.value = settings["second_style"] or NO_STYLE
+        self.blend.value = settings["blend"]
         self.size.value = settings["size"]
         self.iterations.value = settings["iterations"]
         self.content_weight.value = settings["weights"]["content"]
@@ -445,21 +479,28 @@ class Explorer:
         return CACHE
 
     def run_settings(self, settings: dict, **changes) -> Settings:
-        """The engine's Settings for a settings dict of the controls (`settings()`)."""
+        """The engine's Settings for a settings dict of the controls (`settings()`).
+
+        With a second style, `style_blend` is (1 - blend, blend): the two paintings' shares.
+        """
         wts = settings["weights"]
+        blend = (1.0 - settings["blend"], settings["blend"]) if settings["second_style"] else None
         return Settings(content_weight=wts["content"], style_weight=wts["style"], tv_weight=wts["tv"],
                         content_layer=settings["content_layer"], style_layers=tuple(settings["style_layers"]),
                         normalization=NORMALIZATION, init=settings["init"], iterations=settings["iterations"],
                         strength=settings["strength"], colour=settings["colour"],
-                        style_scale=settings["style_scale"]).replace(**changes)
+                        style_scale=settings["style_scale"], style_blend=blend).replace(**changes)
 
     def _source(self, key: str):
         """What the engine loads for a dropdown value: an uploaded array or the file's path."""
         return self._uploads.get(key, key)
 
     def _problem_args(self, settings: dict, size: int) -> dict:
-        return {"content": self._source(settings["content"]), "style": self._source(settings["style"]),
-                "size": size, "settings": self.run_settings(settings)}
+        style = self._source(settings["style"])
+        if settings["second_style"]:
+            style = [style, self._source(settings["second_style"])]
+        return {"content": self._source(settings["content"]), "style": style, "size": size,
+                "settings": self.run_settings(settings)}
 
     def problem(self, settings: dict, size: int) -> StyleTransfer:
         """The problem for these settings at `size` (longest side), built once (style targets, compiled loss)."""
@@ -534,7 +575,7 @@ class Explorer:
         iterations = self.full_iterations if full else settings["iterations"]
         # the same settings at both sizes: the engine keeps the balance (helpers.settings.weights_at_size)
         run_settings = self.run_settings(settings, iterations=iterations)
-        what = f"{html.escape(self._name(settings['content']))} \u00d7 {html.escape(self._name(settings['style']))} at {size} px"
+        what = f"{html.escape(self._name(settings['content']))} \u00d7 {html.escape(self._styles(settings))} at {size} px"
         if CACHE.key(**self._problem_args(settings, size)) in CACHE:
             self.status.value = f"{what}: reusing the cached targets and compiled loss\u2026"
         else:
@@ -564,7 +605,9 @@ class Explorer:
         path = None
         if full:
             # A unique name, created exclusively: renders by other users of a shared outputs/ never collide.
-            name = unique_name(f"{self._name(settings['content'])}_{self._name(settings['style'])}", ".png")
+            styles = [self._name(settings["style"])] + ([self._name(settings["second_style"])]
+                                                          if settings["second_style"] else [])
+            name = unique_name("_".join([self._name(settings["content"]), *styles]), ".png")
             path = im.save_image(result.image, self.output_dir / name, overwrite=False)
         entry = GalleryEntry(settings, result.image, result.history, result.seconds, evaluations, full, path,
                              result.stopped)
@@ -591,13 +634,20 @@ class Explorer:
         return f"{'full' if entry.full else 'preview'} {max(entry.image.shape[:2])} px: content {_short(s['weights']['content'])}, " \
                f"style {_short(s['weights']['style'])}, TV {_short(s['weights']['tv'])}"
 
+    def _styles(self, settings: dict) -> str:
+        """The style picture(s) of a settings dict, for labels: "wave", or "wave 0.70 + starry_night 0.30"."""
+        if not settings["second_style"]:
+            return self._name(settings["style"])
+        blend = settings["blend"]
+        return f"{self._name(settings['style'])} {1 - blend:.2f} + {self._name(settings['second_style'])} {blend:.2f}"
+
     def _label(self, entry: GalleryEntry) -> str:
         s = entry.settings
         wts = s["weights"]
         layer = PAPER_NAMES[s["content_layer"]] if s["content_layer"] else "none"
         style = ", ".join(PAPER_NAMES[n][4:] for n in s["style_layers"]) or "none"
         lines = [
-            f"<b>{html.escape(self._name(s['content']))} \u00d7 {html.escape(self._name(s['style']))}</b>",
+            f"<b>{html.escape(self._name(s['content']))} \u00d7 {html.escape(self._styles(s))}</b>",
             f"content {_short(wts['content'])} \u00b7 style {_short(wts['style'])} \u00b7 TV {_short(wts['tv'])}",
             f"content layer {layer} \u00b7 style {style}",
             f"strength {s['strength']:.2f} \u00b7 style scale {s['style_scale']:.2f} \u00b7 colours: "

@@ -117,6 +117,63 @@ def test_strength_is_the_first_slider_and_colour_a_choice(tmp_path):
     assert (ui.strength.value, ui.colour.value, ui.style_scale.value) == (1.0, "luminance", 0.5)
 
 
+def test_a_second_style_is_optional_and_blended_by_its_slider(tmp_path):
+    ui = make_explorer(tmp_path)
+    assert ui.second_style in ui.controls.children and ui.blend in ui.controls.children
+    assert ui.second_style.options[0] == ("none", widgets.NO_STYLE) and ui.second_style.value == widgets.NO_STYLE
+    assert [value for _, value in ui.second_style.options[1:]] == [value for _, value in ui.style_choice.options]
+    assert ui.blend.disabled and ui.blend.layout.display == "none"  # shown only with a second style
+    assert ui.strength.layout.display != "none" and ui.style_scale.layout.display != "none"  # the others stay
+    single = ui.settings()
+    assert single["second_style"] is None and ui.run_settings(single).style_blend is None
+    assert ui._problem_args(single, 48)["style"] == ui.style_choice.value  # one picture, not a list
+
+    wave = str(widgets.STYLE_IMAGES / "great_wave.jpg")
+    ui.second_style.value, ui.blend.value = wave, 0.3
+    assert not ui.blend.disabled and ui.blend.layout.display != "none" and ui.second_style_thumb.value
+    blended = ui.settings()
+    assert ui.run_settings(blended).style_blend == pytest.approx((0.7, 0.3))  # (1 - blend, blend)
+    assert ui._problem_args(blended, 48)["style"] == [ui.style_choice.value, wave]
+
+    ui.second_style.value, ui.blend.value = widgets.NO_STYLE, 0.5
+    assert ui.blend.disabled
+    ui.apply(blended)  # what restore does: both come back
+    assert (ui.second_style.value, ui.blend.value) == (wave, 0.3) and not ui.blend.disabled
+    ui.apply(single)
+    assert ui.second_style.value == widgets.NO_STYLE and ui.blend.disabled
+
+
+@pytest.mark.slow
+def test_a_run_with_a_second_style_blends_the_two_targets(weights_path, tmp_path):
+    ui = make_explorer(tmp_path)  # tiny: 48 px, 4 evaluations
+    starry, wave = ui.style_choice.value, str(widgets.STYLE_IMAGES / "great_wave.jpg")
+    ui.second_style.value, ui.blend.value = wave, 0.3
+    result = ui.run(block=True)
+    assert result is not None, ui.last_traceback
+    size = ui.size.value
+    problem = ui.problem(ui.settings(), size)  # the cached problem the run used
+    assert len(problem.style_rgbs) == 2
+    assert "starry_night 0.70 + great_wave 0.30" in ui.gallery.children[0].children[1].value
+
+    # Each painting alone ("none": a single-style problem); the run's targets are 0.7 and 0.3 of theirs.
+    ui.second_style.value = widgets.NO_STYLE
+    first = ui.problem(ui.settings(), size)
+    ui.style_choice.value = wave
+    second = ui.problem(ui.settings(), size)
+    assert len(first.style_rgbs) == 1 and len(second.style_rgbs) == 1
+    np.testing.assert_array_equal(problem.style_rgbs[0], first.style_rgb)
+    np.testing.assert_array_equal(problem.style_rgbs[1], second.style_rgb)
+    for layer in problem.style_layers:
+        a1, a2, blend = (targets[layer].numpy().astype(np.float32)
+                         for targets in (first.style_targets, second.style_targets, problem.style_targets))
+        # 1 % of the largest entry: room for bfloat16, far below the 0.4 (A1 - A2) a wrong blend would add
+        np.testing.assert_allclose(blend, 0.7 * a1 + 0.3 * a2, rtol=0, atol=0.01 * np.abs(a1).max())
+
+    ui.restore(0)  # the blended run's settings come back: both styles and the blend
+    assert (ui.style_choice.value, ui.second_style.value, ui.blend.value) == (starry, wave, 0.3)
+    assert not ui.blend.disabled
+
+
 @pytest.mark.slow
 def test_a_luminance_run_keeps_the_photos_colours(weights_path, tmp_path):
     from helpers.colour import rgb_to_yiq
