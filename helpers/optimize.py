@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from helpers import images as im
-from helpers.optimizers import StyleResult, run
+from helpers.optimizers import StyleResult, lbfgs_bookkeeping_seconds, run
 from helpers.problem import StyleTransfer, get_problem
 from helpers.settings import Settings, Stage, plan_stages
 
@@ -50,14 +50,17 @@ def build_problems(content, style, *, stages: list[Stage], settings: Settings, m
     return [get_problem(content, style, size=stage.shape, settings=settings, mask=mask) for stage in stages]
 
 
-def time_stage(problem: StyleTransfer, *, settings: Settings, repeats: int = 2) -> float:
+def time_stage(problem: StyleTransfer, *, settings: Settings, repeats: int = 1) -> float:
     """Measured seconds of one evaluation of `problem`'s loss, as the optimizers make it.
 
     Compiles the loss first (untimed; each stage's run then reuses it), then times
     `repeats` evaluations including what `helpers.optimizers.Recorder` adds to each: the
-    image into a tensor, the loss as a float, the gradient as float64. Timed at the
-    problem's own size rather than scaled by pixels: the cost per pixel is not the same
-    at every size (smaller images keep the cores less busy), nor on every CPU.
+    image into a tensor, the loss as a float, the gradient as float64; for the L-BFGS
+    methods, plus SciPy's own bookkeeping per evaluation at this size
+    (`helpers.optimizers.lbfgs_bookkeeping_seconds`). Timed at the problem's own size
+    rather than scaled by pixels: the cost per pixel is not the same at every size
+    (smaller images keep the cores less busy), nor on every CPU. One timed evaluation is
+    enough (the second differs by a few %), and at 384 x 512 px each costs ~3 s on a laptop CPU.
     """
     evaluate = problem.evaluator(settings)
     x = problem.initial_image("content")
@@ -70,18 +73,21 @@ def time_stage(problem: StyleTransfer, *, settings: Settings, repeats: int = 2) 
     start = time.perf_counter()
     for _ in range(repeats):
         once()
-    return (time.perf_counter() - start) / repeats
+    seconds = (time.perf_counter() - start) / repeats
+    if settings.method in ("lbfgs", "restarts"):
+        seconds += lbfgs_bookkeeping_seconds(int(np.prod(x.shape)))
+    return seconds
 
 
 def expected_seconds(stages: list[Stage], *, seconds_per_evaluation: list[float]) -> float:
     """Seconds a run of these stages takes, given each stage's measured seconds per evaluation.
 
-    Each stage costs its iterations plus one: `helpers.optimizers.run` checks the start
-    image with one evaluation before optimizing (its setup; compiling was paid while timing).
+    Each stage costs its iterations: `helpers.optimizers.run` checks the start image with
+    one evaluation before optimizing, and the optimizer's first evaluation reuses it.
     """
     if len(stages) != len(seconds_per_evaluation):
         raise ValueError(f"{len(stages)} stages but {len(seconds_per_evaluation)} timings")
-    return sum((stage.iterations + 1) * seconds for stage, seconds in zip(stages, seconds_per_evaluation))
+    return sum(stage.iterations * seconds for stage, seconds in zip(stages, seconds_per_evaluation))
 
 
 def estimate_seconds(problems: list[StyleTransfer], *, stages: list[Stage], settings: Settings) -> float:
@@ -103,11 +109,14 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
     An interruption (KeyboardInterrupt) after the first stage began keeps the best image.
     start: an RGB image to start from instead of `settings.init`.
     """
-    results, image_start = [], start is not None
+    results, image_start, first_start = [], start is not None, start
     for problem, stage in zip(problems, stages):
         stage_settings = settings.replace(iterations=stage.iterations)
         if results:  # later stages start from the previous stage's result, upsampled
             start = results[-1].image
+            if first_start is not None or settings.init != "noise":  # detail of a picture, not of noise
+                start = hand_over(start, problem.initial_image(first_start if first_start is not None
+                                                               else settings.init))
         try:
             results.append(run(problem, stage_settings, start=start, frames_every=frames_every, callback=callback,
                                progress=progress))
@@ -153,6 +162,25 @@ def stylize(content, style, *, size=512, settings: Settings | None = None, mask=
     problems = build_problems(content, style, stages=stages, settings=settings, mask=mask)
     return run_stages(problems, stages=stages, settings=settings, start=start, frames_every=frames_every,
                       callback=callback, progress=progress)
+
+
+def hand_over(coarse: np.ndarray, start) -> np.ndarray:
+    """The start of a finer stage: the coarse stage's picture upsampled, plus the detail of
+    the start picture (the content photo, usually) that the coarse size could not hold:
+    start - upsample(downsample(start)), one band of a Laplacian pyramid.
+
+    coarse: uint8 (h, w, 3), the coarser stage's result. start: the run's start picture at
+    this stage's size, preprocessed (1, H, W, 3). Returns uint8 (H, W, 3).
+    Why: upsampling alone blurs the photo's edges, and the finer stage then spends its
+    (costly) evaluations sharpening them again. From the content photo at 384 x 512 px, 60
+    evaluations at half size then 30 at full size: delivered loss 1.565e12 with the detail
+    band, 1.663e12 without (benchmarks/experiments/RESULTS.md, section 5). A noise start
+    has no detail worth keeping: its stages hand over the upsampled picture alone.
+    """
+    rgb = im.deprocess(start).astype(np.float32)
+    shape = rgb.shape[:2]
+    detail = rgb - im.resize(im.resize(rgb, coarse.shape[:2]), shape)
+    return np.clip(np.round(im.resize(coarse, shape) + detail), 0, 255).astype(np.uint8)
 
 
 def _upsample(image: np.ndarray, shape) -> np.ndarray:

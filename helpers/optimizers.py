@@ -15,6 +15,7 @@ infinite loss, the callback, Ctrl-C) keeping the best image.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
@@ -134,8 +135,11 @@ class Recorder:
     """
 
     def __init__(self, evaluate, x0: np.ndarray, *, iterations: int, frames_every: int | None = None,
-                 callback=None, bar=None):
+                 callback=None, bar=None, first=None):
         self.evaluate, self.shape, self.iterations = evaluate, x0.shape, iterations
+        # (x0, its evaluation), already made by `run`'s check: reused if the optimizer asks
+        # for x0 first (at 384 x 512 px one evaluation is 3 s on a laptop CPU)
+        self._first = first
         self.frames_every, self.callback, self.bar = frames_every, callback, bar
         self.history: list[dict] = []
         self.frames: list = []
@@ -150,8 +154,13 @@ class Recorder:
     def __call__(self, x) -> tuple[float, np.ndarray]:
         if self.remaining <= 0:
             raise BudgetSpent
-        image = tf.constant(np.asarray(x, dtype=np.float32).reshape(self.shape))
-        total, grad, parts = self.evaluate(image)
+        pixels = np.asarray(x, dtype=np.float32).reshape(self.shape)
+        image = tf.constant(pixels)
+        first, self._first = self._first, None
+        if first is not None and np.array_equal(pixels, first[0]):
+            total, grad, parts = first[1]
+        else:
+            total, grad, parts = self.evaluate(image)
         loss = float(total)
         if not np.isfinite(loss):
             raise Stop(f"the loss became {loss} at evaluation {len(self.history) + 1}; kept the best image so far")
@@ -218,6 +227,47 @@ def lbfgs(f: Recorder, x0: np.ndarray, settings: Settings) -> str | None:
     return None
 
 
+BOOKKEEPING_PROBE = 50_000  # variables of the problem on which SciPy's own cost is measured (~0.1 s)
+
+
+def lbfgs_bookkeeping_seconds(size: int) -> float:
+    """Seconds SciPy's bounded L-BFGS-B spends per evaluation on `size` variables, the loss
+    excluded: measured once on BOOKKEEPING_PROBE variables (`_bookkeeping_per_variable`),
+    scaled linearly (its work is a few passes over the vectors per evaluation).
+
+    Part of the time estimates (`helpers.optimize.time_stage`): at 384 x 512 px (590k
+    variables) it is ~0.2-0.3 s, 10 % of an evaluation on a laptop CPU and a third with
+    bfloat16, so an estimate without it comes out short.
+    """
+    return _bookkeeping_per_variable() * size
+
+
+@functools.lru_cache(maxsize=1)
+def _bookkeeping_per_variable(evaluations: int = 8) -> float:
+    """SciPy's L-BFGS-B bookkeeping in seconds per variable and evaluation, on a cheap
+    quadratic of BOOKKEEPING_PROBE variables with bounds (one BLAS thread, as `run`)."""
+    size = BOOKKEEPING_PROBE
+    rng = np.random.default_rng(0)
+    target, curvature = rng.uniform(-1.0, 1.0, size), rng.uniform(0.1, 10.0, size)
+    spent = [0.0, 0]
+
+    def quadratic(z):
+        start = time.perf_counter()
+        r = z - target
+        out = 0.5 * float(np.dot(curvature * r, r)), curvature * r
+        spent[0] += time.perf_counter() - start
+        spent[1] += 1
+        return out
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        start = time.perf_counter()
+        scipy.optimize.minimize(quadratic, np.zeros(size), jac=True, method="L-BFGS-B",
+                                bounds=scipy.optimize.Bounds(np.full(size, -0.5), np.full(size, 0.5)),
+                                options={"maxfun": evaluations, "maxiter": evaluations, "ftol": 0.0, "gtol": 0.0})
+        total = time.perf_counter() - start
+    return max(0.0, total - spent[0]) / max(1, spent[1]) / size
+
+
 def restarts(f: Recorder, x0: np.ndarray, settings: Settings) -> str | None:
     """The post: 10 x fmin_l_bfgs_b(maxfun=20), L-BFGS's memory lost at each restart.
 
@@ -270,11 +320,13 @@ def run(problem, settings: Settings, *, start=None, frames_every: int | None = N
     setup = time.perf_counter()
     evaluate = problem.evaluator(settings)
     x0 = problem.initial_image(settings.init if start is None else start, settings.seed)
-    check_first_evaluation(*evaluate(tf.constant(x0)), settings=settings)  # also traces it outside the timed loop
+    first = evaluate(tf.constant(x0))  # also traces the loss outside the timed loop
+    check_first_evaluation(*first, settings=settings)
     setup_seconds = problem.setup_seconds + time.perf_counter() - setup
 
     bar = _progress_bar(settings.iterations, progress, f"{problem.shape[0]}x{problem.shape[1]} px")
-    f = Recorder(evaluate, x0, iterations=settings.iterations, frames_every=frames_every, callback=callback, bar=bar)
+    f = Recorder(evaluate, x0, iterations=settings.iterations, frames_every=frames_every, callback=callback, bar=bar,
+                 first=(np.asarray(x0, dtype=np.float32), first))
     stopped = None
     # SciPy's L-BFGS-B works on vectors of 3 x H x W numbers with OpenBLAS; on a 2-core
     # machine OpenBLAS's threads fight TensorFlow's for the cores. Measured at 256 x 256 px:

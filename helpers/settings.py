@@ -50,7 +50,10 @@ DEFAULT_WEIGHTS = {
 }
 EQUAL_BALANCE_STYLE_WEIGHT = 3e4  # the "gatys" style default under layer_balance "equal"
 REFERENCE_PIXELS = 512 * 384  # the size the "gatys" content and TV weights mean (a 4:3 photo at 512 px)
-DEFAULT_COARSE_TO_FINE = ((0.5, 100),)  # the command's default: 100 evaluations at half size (benchmarks/benchmark.py)
+# The command's default pyramid: 60 evaluations at a quarter of the size, 30 at half, then
+# (helpers.stylize.DEFAULT_ITERATIONS) 15 at full size: at 512 px about 50 s of optimization on 2
+# cores emulating AVX2, about 100 s on a real 2-core AVX2 laptop-class CPU (benchmarks/experiments/RESULTS.md, section 5)
+DEFAULT_COARSE_TO_FINE = ((0.25, 60), (0.5, 30))
 FLOAT32_MAX = 3.4028234663852886e38  # the weights become float32 tensors, and so does the loss
 # A generous upper bound of each unweighted loss term at any size that fits in memory: at
 # 512 px from noise the post's losses are ~1e11; the content and TV terms are sums over

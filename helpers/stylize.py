@@ -45,9 +45,9 @@ from helpers.cli import Parser, UsageError, fail, int_at_least
 from helpers.settings import (COLOURS, DEFAULT_COARSE_TO_FINE, INITS, LAYER_BALANCES, METHODS, NORMALIZATIONS,
                               PRECISIONS, Settings, check_weight)
 
-DEFAULT_ITERATIONS = 100  # at full size
-DEFAULT_COARSE_ITERATIONS = DEFAULT_COARSE_TO_FINE[0][1]  # at half size first: chosen with benchmarks/benchmark.py
-COARSE_SCALE = DEFAULT_COARSE_TO_FINE[0][0]
+DEFAULT_ITERATIONS = 15  # at full size, after the coarse levels (DEFAULT_COARSE_TO_FINE)
+COARSE_SCALES = tuple(scale for scale, _ in DEFAULT_COARSE_TO_FINE)  # e.g. a quarter, then half the size
+DEFAULT_COARSE_ITERATIONS = tuple(n for _, n in DEFAULT_COARSE_TO_FINE)
 IMAGES = Path(__file__).resolve().parents[1] / "images"
 DEFAULT_CONTENT = IMAGES / "content" / "tuebingen.jpg"
 DEFAULT_STYLE = IMAGES / "styles" / "great_wave.jpg"
@@ -116,6 +116,27 @@ def _blend(text: str) -> tuple[float, ...]:
     return values
 
 
+def _coarse(text: str) -> tuple[int, ...]:
+    """'60,40' -> (60, 40): evaluations at the coarse levels, the finest (half size) last."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers, e.g. 60,40") from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{text}: the numbers of evaluations must be >= 0")
+    if len(values) > len(COARSE_SCALES):
+        raise argparse.ArgumentTypeError(f"{text}: at most {len(COARSE_SCALES)} coarse levels "
+                                         f"({', '.join(f'{s:g}' for s in COARSE_SCALES)} of the size)")
+    return values
+
+
+def coarse_to_fine(values) -> tuple[tuple[float, int], ...]:
+    """The stages before the full size from --coarse-iterations: the numbers go to the finest
+    levels (one number: half size only; 0 turns a level off)."""
+    scales = COARSE_SCALES[len(COARSE_SCALES) - len(values):]
+    return tuple((scale, n) for scale, n in zip(scales, values) if n > 0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from helpers.images import MIN_SIDE  # PIL and NumPy only: cheap
 
@@ -172,9 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=METHODS, default="lbfgs", help="optimizer (default lbfgs)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: bfloat16 where the hardware computes it natively, else float32")
-    p.add_argument("--coarse-iterations", type=int_at_least(0), default=DEFAULT_COARSE_ITERATIONS, metavar="N",
-                   help=f"evaluations at half size before the full size (coarse-to-fine; each costs about a "
-                        f"quarter of a full-size one; default {DEFAULT_COARSE_ITERATIONS}, 0 turns it off)")
+    p.add_argument("--coarse-iterations", type=_coarse, default=DEFAULT_COARSE_ITERATIONS, metavar="Q,H",
+                   help=f"evaluations at a quarter and at half the size before the full size (coarse-to-fine; "
+                        f"each costs about 1/16 and 1/4 of a full-size one; default "
+                        f"{','.join(map(str, DEFAULT_COARSE_ITERATIONS))}; one number: half size only; 0 turns "
+                        f"coarse-to-fine off)")
     p.add_argument("--save-every", type=int_at_least(1), default=None, metavar="K",
                    help="keep a frame every K evaluations and write OUTPUT with suffix .gif")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -363,7 +386,7 @@ class Interrupts:
 
 def settings_from_args(args) -> Settings:
     """The run's Settings from the parsed arguments (no TensorFlow); a bad value is a UsageError."""
-    coarse = ((COARSE_SCALE, args.coarse_iterations),) if args.coarse_iterations else ()
+    coarse = coarse_to_fine(args.coarse_iterations)
     try:
         return Settings(content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight,
                         normalization=args.normalization, init=args.init, seed=args.seed, method=args.method,

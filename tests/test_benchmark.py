@@ -68,12 +68,13 @@ def test_benchmark_tiny_run_judges_the_delivered_pictures(weights_path, tmp_path
     assert machine["emulate"] == "avx2" and machine["onednn_isa"].startswith("Intel AVX2")
     assert machine["emulation"] == {"settings": {"ONEDNN_MAX_CPU_ISA": "AVX2"}, "precisions": ["float32"],
                                     "faithful": True}
-    assert {"original", "lbfgs", "+coarse", "default"} == set(results["rows"])  # no +bf16 when emulating AVX2
+    assert {"original", "lbfgs", "+coarse", "+cut", "default"} == set(results["rows"])  # no +bf16 when emulating AVX2
+    assert results["shape"] == [48, 64]  # the content photo's aspect kept (1024 x 768)
     assert results["loss_agreement"] < 1e-5  # the faithful port and helpers' loss are the same loss
     for name, row in results["rows"].items():
         assert row["final_delivered_loss"] > 0 and row["final_raw_loss"] > 0, name
         assert (tmp_path / "pictures" / f"64_{name.lstrip('+')}.png").exists(), name
-    for name in ("lbfgs", "+coarse", "default"):  # bounded: the picture scores what the optimizer saw
+    for name in ("lbfgs", "+coarse", "+cut", "default"):  # bounded: the picture scores what the optimizer saw
         for _, _, raw, delivered in results["curves"][name]["common"]:
             assert delivered == pytest.approx(raw, rel=1e-2), name
     # the original's saved picture is its last snapshot: the PNG, reloaded, scores as that snapshot's 8 bits
@@ -83,5 +84,5 @@ def test_benchmark_tiny_run_judges_the_delivered_pictures(weights_path, tmp_path
     assert results["target_loss"] == results["rows"]["original"]["final_delivered_loss"]
     assert results["rows"]["original"]["evaluations_to_original_final_loss"] is not None
     table = (tmp_path / "table.md").read_text()
-    assert "| 64 | original |" in table and "| 64 | default |" in table and "EMULATING AVX2" in table
+    assert "| 48 x 64 | original |" in table and "| 48 x 64 | default |" in table and "EMULATING AVX2" in table
     assert (tmp_path / "losses.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,4 +1,5 @@
-"""Notebook 07 in a real browser: Voilà serves the explorer, Chromium moves a slider and presses Run.
+"""The explorer app in a real browser: Voilà serves notebooks/explorer_app.ipynb (notebook 07's
+explorer alone), Chromium moves a slider and presses Run.
 
 Uses Debian's chromium (/usr/bin/chromium) through the `playwright` package, never a browser
 that playwright would download. Skipped, with the reason, where chromium is missing, except
@@ -21,12 +22,12 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO / "notebooks" / "07_explorer.ipynb"
+NOTEBOOK = REPO / "notebooks" / "explorer_app.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 SERVER_TIMEOUT_S = 120   # Voilà answering HTTP
-PAGE_TIMEOUT_S = 420     # the notebook executed in the page (kernel start, TensorFlow, two tiny runs)
+PAGE_TIMEOUT_S = 300     # the notebook executed in the page (kernel start, TensorFlow, the explorer built)
 RUN_TIMEOUT_S = 240      # one tiny run after the click
 
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -55,7 +56,7 @@ def wait_for_http(url: str, process: subprocess.Popen, log: Path, timeout: float
 
 @pytest.fixture
 def voila(weights_path, tmp_path):
-    """Voilà serving notebook 07 in fast mode on a free loopback port; killed (with its kernel) afterwards."""
+    """Voilà serving the explorer app in fast mode on a free loopback port; killed (with its kernel) afterwards."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: .ci/run must `apt-get install -y chromium`"
     port = free_port()
     log = tmp_path / "voila.log"
@@ -95,9 +96,6 @@ def test_explorer_runs_in_a_browser(voila, tmp_path):
             run = page.locator("button.nst-run")
             try:
                 run.wait_for(state="visible", timeout=PAGE_TIMEOUT_S * 1000)
-                # the notebook's own demo runs have finished when the gallery has their two cards
-                page.wait_for_function("document.querySelectorAll('.nst-gallery > *').length >= 2",
-                                       timeout=PAGE_TIMEOUT_S * 1000)
             except Exception:
                 page.screenshot(path=str(tmp_path / "timeout.png"))
                 raise AssertionError(f"the explorer did not appear; page errors {errors}; Voilà log:\n"

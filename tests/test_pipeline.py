@@ -48,6 +48,39 @@ def test_stylize_runs_the_coarse_stage_and_every_frame_is_full_size(tiny, tmp_pa
             assert gif.convert("RGB").size == (FINAL[1], FINAL[0])
 
 
+def test_a_style_layer_of_weight_zero_is_not_computed_and_adds_exactly_zero(tiny):
+    import tensorflow as tf
+
+    from helpers.problem import get_problem
+
+    problem = get_problem(CONTENT, STYLE, size=FINAL, settings=tiny)
+    x = tf.constant(problem.initial_image("noise", seed=3))
+    all_layers = problem.evaluator(tiny)(x)
+    cut = tiny.replace(style_layer_weights=(0.2, 0.2, 0.2, 0.0, 0.0))
+    total, grad, parts = problem.evaluator(cut)(x)
+    assert list(parts) == list(all_layers[2])  # every layer keeps its place in the history
+    assert float(parts["style/block4_conv3"]) == float(parts["style/block5_conv3"]) == 0.0
+    kept = sum(float(v) for k, v in all_layers[2].items() if k not in ("style/block4_conv3", "style/block5_conv3"))
+    assert float(total) == pytest.approx(kept, rel=1e-5)
+    assert grad.shape == x.shape
+    key = (tiny.normalization, ("block1_conv2", "block2_conv2", "block3_conv3"))
+    assert key in problem._compiled  # its own, shallower network: VGG16 up to block3_conv3
+
+
+def test_a_finer_stage_starts_from_the_coarse_picture_plus_the_photos_detail():
+    from helpers import images as im
+    from helpers.optimize import hand_over
+
+    photo = np.zeros((64, 86, 3), np.float32)
+    photo[:, ::2] = 255.0  # detail only: stripes one pixel wide, which a 32 x 43 picture cannot hold
+    coarse = np.full((32, 43, 3), 100, np.uint8)
+    start = hand_over(coarse, im.preprocess(photo)[None])
+    assert start.shape == (64, 86, 3) and start.dtype == np.uint8
+    stripes = start[:, 10:-10].astype(float)
+    assert abs(stripes.mean() - 100) < 15  # the coarse picture's colour
+    assert stripes[:, ::2].mean() - stripes[:, 1::2].mean() > 100  # and the photo's stripes on top
+
+
 def test_coarse_stage_weights_follow_the_size_rule_once(tiny):
     from helpers.optimize import build_problems, plan, run_stages
     from helpers.optimizers import pixel_box

@@ -138,8 +138,9 @@ def test_strength_scales_the_style_weight_used(strength, factor):
 
 
 def test_plan_keeps_a_coarse_stage_that_fits():
-    stages = plan_stages(final_shape=(384, 512), iterations=100, coarse_to_fine=st.DEFAULT_COARSE_TO_FINE)
-    assert [(s.shape, s.scale, s.iterations) for s in stages] == [((192, 256), 0.5, 100), ((384, 512), 1.0, 100)]
+    stages = plan_stages(final_shape=(384, 512), iterations=15, coarse_to_fine=st.DEFAULT_COARSE_TO_FINE)
+    assert [(s.shape, s.scale, s.iterations) for s in stages] == [((96, 128), 0.25, 60), ((192, 256), 0.5, 30),
+                                                                   ((384, 512), 1.0, 15)]
 
 
 @pytest.mark.parametrize("final_shape", [(48, 64), (62, 80), (60, 90)])
@@ -156,7 +157,8 @@ def test_plan_keeps_a_stage_of_exactly_the_minimum_and_drops_empty_stages():
 
 @pytest.mark.parametrize("size, expected", [
     (64, "3 evaluations at 48 x 64 px"),
-    (512, "100 evaluations at 192 x 256 px, then 3 at 384 x 512 px"),
+    (128, "30 evaluations at 48 x 64 px, then 3 at 96 x 128 px"),  # a quarter (24 x 32 px) is too small
+    (512, "60 evaluations at 96 x 128 px, then 30 at 192 x 256 px, then 3 at 384 x 512 px"),
 ])
 def test_the_command_announces_the_planned_stages(size, expected):
     from helpers import stylize
@@ -164,6 +166,6 @@ def test_the_command_announces_the_planned_stages(size, expected):
     args = stylize.build_parser().parse_args([str(REPO / "images/content/tuebingen.jpg"), "--size", str(size),
                                               "--iterations", "3"])
     settings = stylize.settings_from_args(args)
-    shape = (48, 64) if size == 64 else (384, 512)  # the photo is 1024 x 768
+    shape = {64: (48, 64), 128: (96, 128), 512: (384, 512)}[size]  # the photo is 1024 x 768
     assert stylize.describe_plan(plan_stages(final_shape=shape, iterations=settings.iterations,
                                              coarse_to_fine=settings.coarse_to_fine)) == expected

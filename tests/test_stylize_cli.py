@@ -127,6 +127,9 @@ def files(tmp_path):
     (["--size", "big"], "not a whole number"),
     (["--iterations", "0"], "at least 1"),
     (["--save-every", "0"], "at least 1"),
+    (["--coarse-iterations", "60,x"], "comma-separated list of whole numbers"),
+    (["--coarse-iterations", "-1"], ">= 0"),
+    (["--coarse-iterations", "10,20,30"], "at most 2 coarse levels"),
     (["--style-weight", "-1"], ">= 0"),
     (["--tv-weight", "nan"], ">= 0"),
     (["--content-weight", "1e300"], "too large"),
@@ -191,6 +194,14 @@ def test_defaults(monkeypatch, tmp_path):
     assert (args.size, args.iterations, args.init, args.method) == (512, stylize.DEFAULT_ITERATIONS, "content", "lbfgs")
     assert (args.normalization, args.precision, args.save_every, args.overwrite) == ("gatys", "auto", None, False)
     assert args.content_weight is args.style_weight is args.tv_weight is None
+    assert stylize.settings_from_args(args).coarse_to_fine == ((0.25, 60), (0.5, 30))
+
+
+@pytest.mark.parametrize("text, stages", [("60,40", ((0.25, 60), (0.5, 40))), ("100", ((0.5, 100),)),
+                                          ("0,40", ((0.5, 40),)), ("0", ())])
+def test_coarse_iterations_go_to_the_finest_coarse_levels(text, stages):
+    args = stylize.build_parser().parse_args(["--coarse-iterations", text])
+    assert stylize.settings_from_args(args).coarse_to_fine == stages
 
 
 @pytest.mark.slow

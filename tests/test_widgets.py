@@ -232,7 +232,7 @@ def test_second_run_reuses_the_cached_problem_and_compiled_loss(weights_path, tm
     assert first is not None, ui.last_traceback
     problem = ui.problem(ui.settings(), ui.size.value)  # the shared cache's
     builds = ui.cache.builds
-    compiled = problem._compiled[widgets.NORMALIZATION]
+    compiled = problem._compiled[(widgets.NORMALIZATION, tuple(problem.style_layers))]
     traces = compiled.experimental_get_tracing_count()
 
     ui.style_weight.value = ui.style_weight.value * 100
