@@ -49,7 +49,10 @@ class StyleResult:
 
     @property
     def best_loss(self) -> float:
-        return float(self.losses.min()) if self.history else float("nan")
+        """The lowest loss of the last stage (a coarse stage's losses are of a smaller picture)."""
+        shape = self.settings.get("shape")
+        final = [h["total"] for h in self.history if h.get("shape", shape) == shape]
+        return float(min(final)) if final else float("nan")
 
     @property
     def seconds_per_evaluation(self) -> float:

@@ -38,6 +38,7 @@ def test_stylize_runs_the_coarse_stage_and_every_frame_is_full_size(tiny, tmp_pa
     assert result.settings["stages"] == [(COARSE, 2), (FINAL, 3)]
     assert [h["shape"] for h in result.history] == [COARSE] * 2 + [FINAL] * 3
     assert [h["evaluation"] for h in result.history] == [1, 2, 3, 4, 5]
+    assert result.best_loss == min(h["total"] for h in result.history[2:])  # of the final size only
     assert result.image.shape == (*FINAL, 3) and result.image.dtype == np.uint8
     assert [n for n, _ in result.frames] == [1, 2, 3, 4, 5]
     assert all(frame.shape == (*FINAL, 3) and frame.dtype == np.uint8 for _, frame in result.frames)
