@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,10 @@ from helpers.settings import (COLOURS, CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, NO
 CACHE_SIZE = 6  # problems kept by the shared cache (targets + compiled loss each)
 
 
+# oneDNN's ISA caps (ONEDNN_MAX_CPU_ISA) below the first with bfloat16 (AVX512_CORE_BF16)
+ONEDNN_ISAS_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
 def default_precision() -> str:
     """"bfloat16" where the hardware computes it natively (CPUs with AVX-512 BF16 or AMX,
     GPUs of compute capability 8.0 and newer), else "float32"."""
@@ -40,6 +45,8 @@ def default_precision() -> str:
         details = tf.config.experimental.get_device_details(gpu)
         if details.get("compute_capability", (0, 0)) >= (8, 0):
             return "bfloat16"
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() in ONEDNN_ISAS_WITHOUT_BF16:
+        return "float32"  # oneDNN was capped below bfloat16 (e.g. to emulate a laptop CPU): it has none
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux: stay safe

@@ -257,3 +257,11 @@ def test_bad_masks_and_blends_are_one_line_errors(tiny, styles, blend, mask, mes
     with pytest.raises(ValueError, match=message) as error:
         StyleTransfer(CONTENT, styles, 64, precision="float32", style_blend=blend, mask=mask)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("isa", ["AVX2", "avx512_core"])
+def test_a_onednn_capped_below_bfloat16_computes_in_float32(monkeypatch, isa):
+    from helpers.problem import default_precision, resolve_precision
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", isa)  # as the benchmark's AVX2 emulation does
+    assert default_precision() == "float32" and resolve_precision("auto") == "float32"
