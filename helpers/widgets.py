@@ -42,9 +42,10 @@ from helpers import images as im
 from helpers.files import unique_name
 from helpers.model import PAPER_NAMES
 from helpers.notebook import CONTENT_IMAGES, REPO, STYLE_IMAGES, fast
-from helpers.optimizers import run as optimize_run
 from helpers.problem import CACHE, ProblemCache, StyleTransfer
-from helpers.settings import COLOURS, CONTENT_LAYER, DEFAULT_WEIGHTS, INITS, STYLE_LAYERS, Settings
+from helpers.optimize import run_stages
+from helpers.settings import (COLOURS, CONTENT_LAYER, DEFAULT_COARSE_TO_FINE, DEFAULT_WEIGHTS, INITS, STYLE_LAYERS,
+                              Settings, plan_stages)
 from helpers.weights import CONV_LAYERS
 
 NORMALIZATION = "gatys"
@@ -54,7 +55,7 @@ DEFAULT_SIZE = 192          # preview: longest side in px
 SIZE_RANGE = (128, 384)
 DEFAULT_ITERATIONS = 15     # loss evaluations per preview run: under 10 s at 192 px on 2 AVX2 laptop cores (issue 11)
 FULL_SIZE = 512             # "Render full size": longest side in px
-FULL_ITERATIONS = 100
+FULL_ITERATIONS = 15        # at full size, after the command's coarse levels (DEFAULT_COARSE_TO_FINE)
 OUTPUT_DIR = REPO / "outputs"
 DECADES = 3                 # each weight slider spans its default x 10^-3 ... x 10^3
 REFRESH_EVERY = 2           # evaluations between two refreshes of the live preview
@@ -158,7 +159,8 @@ class Explorer:
     """The widgets of the explorer and the state behind them.
 
     size, iterations: preview defaults (longest side in px, loss evaluations).
-    full_size, full_iterations: what "Render full size" does.
+    full_size, full_iterations: what "Render full size" does: like `python -m helpers.stylize`,
+        the coarse levels of DEFAULT_COARSE_TO_FINE first, then `full_iterations` at full size.
     content, style: file names in content_dir / style_dir to start with.
     output_dir: where full renders are saved (default: outputs/ in the repository).
     """
@@ -178,7 +180,7 @@ class Explorer:
         self._shapes: dict[str, tuple[int, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._seconds_per_evaluation: dict = {}  # image shape -> measured seconds, for time estimates
+        self._render_seconds: dict = {}  # image shape -> seconds of the last full render there, for the note
         self.runs: list[GalleryEntry] = []  # newest first, as in the gallery
         self.result = None                  # the StyleResult of the last finished run
         self.last_error: str | None = None
@@ -422,11 +424,12 @@ class Explorer:
         except Exception:
             return
         estimate = ""
-        if tuple(full) in self._seconds_per_evaluation:  # measured by an earlier render of this size
-            seconds = self._seconds_per_evaluation[tuple(full)] * self.full_iterations
-            estimate = f", about {seconds:.0f} s on this machine"
+        if tuple(full) in self._render_seconds:  # measured by an earlier render of this size
+            estimate = f", about {self._render_seconds[tuple(full)]:.0f} s on this machine"
+        coarse = ", ".join(f"{n} at {scale:g}" for scale, n in DEFAULT_COARSE_TO_FINE)
         self.full_note.value = (
-            f"<div style='font-size:12px;line-height:1.4;color:#444'><b>Render full size</b>: {full[1]}\u00d7{full[0]} px, {self.full_iterations} evaluations"
+            f"<div style='font-size:12px;line-height:1.4;color:#444'><b>Render full size</b>: {full[1]}\u00d7{full[0]} px, "
+            f"{coarse} of the size, then {self.full_iterations} evaluations"
             f"{estimate}, saved to <code>outputs/</code>. The same weights give the same balance as the "
             f"{preview[1]}\u00d7{preview[0]} px preview: the content and TV losses are sums over pixels, so the "
             f"engine weighs them by 512\u00d7384 / (width \u00d7 height) at every size "
@@ -495,15 +498,18 @@ class Explorer:
         """What the engine loads for a dropdown value: an uploaded array or the file's path."""
         return self._uploads.get(key, key)
 
-    def _problem_args(self, settings: dict, size: int) -> dict:
+    def _problem_args(self, settings: dict, size) -> dict:
+        """The cache's arguments; size: longest side in px, or (height, width) (one key for both)."""
+        shape = self._fit(settings["content"], size) if isinstance(size, int) else tuple(size)
         style = self._source(settings["style"])
         if settings["second_style"]:
             style = [style, self._source(settings["second_style"])]
-        return {"content": self._source(settings["content"]), "style": style, "size": size,
+        return {"content": self._source(settings["content"]), "style": style, "size": shape,
                 "settings": self.run_settings(settings)}
 
-    def problem(self, settings: dict, size: int) -> StyleTransfer:
-        """The problem for these settings at `size` (longest side), built once (style targets, compiled loss)."""
+    def problem(self, settings: dict, size) -> StyleTransfer:
+        """The problem for these settings at `size` (longest side, or (height, width)), built once (style
+        targets, compiled loss)."""
         return CACHE.get(**self._problem_args(settings, size))
 
     # --- running ------------------------------------------------------------------------------
@@ -572,22 +578,28 @@ class Explorer:
 
     def _optimize(self, settings: dict, full: bool):
         size = self.full_size if full else settings["size"]
-        iterations = self.full_iterations if full else settings["iterations"]
-        # the same settings at both sizes: the engine keeps the balance (helpers.settings.weights_at_size)
-        run_settings = self.run_settings(settings, iterations=iterations)
+        # a full render runs the command's coarse levels first (helpers.settings.DEFAULT_COARSE_TO_FINE)
+        run_settings = self.run_settings(settings, iterations=self.full_iterations if full else settings["iterations"],
+                                         coarse_to_fine=DEFAULT_COARSE_TO_FINE if full else ())
+        # the same settings at every size: the engine keeps the balance (helpers.settings.weights_at_size)
+        stages = plan_stages(final_shape=self._fit(settings["content"], size), iterations=run_settings.iterations,
+                             coarse_to_fine=run_settings.coarse_to_fine)
+        iterations = sum(stage.iterations for stage in stages)
         what = f"{html.escape(self._name(settings['content']))} \u00d7 {html.escape(self._styles(settings))} at {size} px"
-        if CACHE.key(**self._problem_args(settings, size)) in CACHE:
+        if CACHE.key(**self._problem_args(settings, stages[-1].shape)) in CACHE:
             self.status.value = f"{what}: reusing the cached targets and compiled loss\u2026"
         else:
             self.status.value = (f"{what}: computing the style targets and compiling the loss "
                                  f"(once for these images, size and layers)\u2026")
         self.progress.max, self.progress.value = iterations, 0
-        problem = self.problem(settings, size)
+        problems = [self.problem(settings, stage.shape) for stage in stages]
+        problem = problems[-1]
 
-        start = time.perf_counter()
+        start, done = time.perf_counter(), [0]
 
         def callback(progress):
-            i = progress.evaluation
+            done[0] += 1  # across the stages (each stage counts its own evaluations from 1)
+            i = done[0]
             self.progress.value = i
             self.status.value = (f"{'Full size' if full else 'Preview'}: evaluation {i}/{iterations} \u00b7 "
                                  f"loss {progress.loss:.3g} \u00b7 {time.perf_counter() - start:.1f} s")
@@ -595,13 +607,13 @@ class Explorer:
                 self.preview.value = jpeg(problem.finish(progress.image()))
             return self._stop.is_set()
 
-        result = optimize_run(problem, run_settings, callback=callback, progress=False)
-        result = dataclasses.replace(result, image=problem.finish(result.image))  # the colour mode's last step
+        # run_stages also finishes the picture (the colour mode's last step)
+        result = run_stages(problems, stages=stages, settings=run_settings, callback=callback, progress=False)
         self.result = result
         self.preview.value = jpeg(result.image)
         evaluations = len(result.history)
-        if evaluations:
-            self._seconds_per_evaluation[tuple(problem.shape)] = result.seconds / evaluations
+        if full and not result.stopped:
+            self._render_seconds[tuple(problem.shape)] = result.seconds
         path = None
         if full:
             # A unique name, created exclusively: renders by other users of a shared outputs/ never collide.

@@ -302,10 +302,13 @@ def test_bad_upload_shows_a_one_line_error(weights_path, tmp_path):
 @pytest.mark.slow
 def test_render_full_size_saves_with_the_previews_weights(weights_path, tmp_path):
     ui = make_explorer(tmp_path)
+    ui.full_size = 128  # tiny, but its half (48 x 64 px) still fits VGG16; its quarter does not
     result = ui.render_full(block=True)
     assert result is not None, ui.last_traceback
     entry = ui.runs[0]
-    assert entry.full and max(result.image.shape[:2]) == 64 and len(result.history) == 3
+    # like the command: the coarse levels first (here only half size), then 3 evaluations at full size
+    assert entry.full and max(result.image.shape[:2]) == 128
+    assert result.settings["stages"] == [((48, 64), 30), ((96, 128), 3)] and len(result.history) == 33
     # no rescaling here: the engine weighs content and TV for each size (helpers.settings.weights_at_size)
     assert result.settings["weights"]["content"] == pytest.approx(ui.content_weight.value)
     assert result.settings["weights"]["tv"] == pytest.approx(ui.tv_weight.value)
