@@ -109,14 +109,14 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
     An interruption (KeyboardInterrupt) after the first stage began keeps the best image.
     start: an RGB image to start from instead of `settings.init`.
     """
-    results, image_start, first_start = [], start is not None, start
+    results, first_start = [], start
+    init = settings.init if first_start is None else first_start  # the run's start: a name or a picture
     for problem, stage in zip(problems, stages):
         stage_settings = settings.replace(iterations=stage.iterations)
         if results:  # later stages start from the previous stage's result, upsampled
             start = results[-1].image
-            if first_start is not None or settings.init != "noise":  # detail of a picture, not of noise
-                start = hand_over(start, problem.initial_image(first_start if first_start is not None
-                                                               else settings.init))
+            if not (isinstance(init, str) and init == "noise"):  # the detail of a picture, not of noise
+                start = hand_over(start, problem.initial_image(init))
         try:
             results.append(run(problem, stage_settings, start=start, frames_every=frames_every, callback=callback,
                                progress=progress))
@@ -129,7 +129,7 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
             break
         if results[-1].stopped:
             break
-    return _join(results, settings=settings, final=problems[-1], image_start=image_start)
+    return _join(results, settings=settings, final=problems[-1], image_start=first_start is not None)
 
 
 def stylize(content, style, *, size=512, settings: Settings | None = None, mask=None, start=None,

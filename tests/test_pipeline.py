@@ -68,6 +68,26 @@ def test_a_style_layer_of_weight_zero_is_not_computed_and_adds_exactly_zero(tiny
     assert key in problem._compiled  # its own, shallower network: VGG16 up to block3_conv3
 
 
+def test_the_checked_start_is_the_optimizers_first_evaluation(tiny):
+    from helpers import optimizers
+    from helpers.problem import get_problem
+
+    problem = get_problem(CONTENT, STYLE, size=FINAL, settings=tiny)
+    calls = []
+    evaluator = problem.evaluator
+
+    def counting(settings):
+        evaluate = evaluator(settings)
+        return lambda image: calls.append(1) or evaluate(image)
+
+    problem.evaluator = counting  # this instance only (the cache keeps it: restored below)
+    try:
+        result = optimizers.run(problem, tiny, progress=False)
+    finally:
+        del problem.evaluator
+    assert len(result.history) == tiny.iterations and len(calls) == tiny.iterations  # the check is not repeated
+
+
 def test_a_finer_stage_starts_from_the_coarse_picture_plus_the_photos_detail():
     from helpers import images as im
     from helpers.optimize import hand_over
