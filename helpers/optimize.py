@@ -26,7 +26,7 @@ import tensorflow as tf
 from helpers import images as im
 from helpers.optimizers import StyleResult, lbfgs_bookkeeping_seconds, run
 from helpers.problem import StyleTransfer, get_problem
-from helpers.settings import Settings, Stage, plan_stages
+from helpers.settings import Settings, Stage, plan_stages, settings_for_stage
 
 __all__ = ["StyleResult", "build_problems", "estimate_seconds", "expected_seconds", "final_shape", "plan", "run_stages",
            "stylize", "time_stage"]
@@ -102,8 +102,9 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
                frames_every: int | None = None, callback=None, progress: bool = True) -> StyleResult:
     """Run the stages in order, each starting from the previous one's image, upsampled.
 
-    Every stage uses the same settings: the loss applies the weights at its own size
-    (`helpers.settings.weights_at_size`), so a coarse stage keeps the balance. Evaluations
+    Every stage keeps the balance of the final size (`helpers.settings.settings_for_stage`:
+    under "gatys" the loss applies the weights at each size, under "original" a coarse
+    stage's content and TV weights are scaled to it). Evaluations
     and seconds continue across stages in the result's history; the callback sees each stage's own evaluation count. Every frame
     is at the final size (coarse frames upsampled), so an animation's canvas is too.
     An interruption (KeyboardInterrupt) after the first stage began keeps the best image.
@@ -112,7 +113,7 @@ def run_stages(problems: list[StyleTransfer], *, stages: list[Stage], settings: 
     results, first_start = [], start
     init = settings.init if first_start is None else first_start  # the run's start: a name or a picture
     for problem, stage in zip(problems, stages):
-        stage_settings = settings.replace(iterations=stage.iterations)
+        stage_settings = settings_for_stage(settings, stage=stage, final_shape=stages[-1].shape)
         if results:  # later stages start from the previous stage's result, upsampled
             start = results[-1].image
             if not (isinstance(init, str) and init == "noise"):  # the detail of a picture, not of noise

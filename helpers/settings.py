@@ -281,8 +281,7 @@ class Stage:
     """One stage of a coarse-to-fine run.
 
     shape: (height, width) in px. scale: of the final size (1.0 for the last stage).
-    iterations: loss evaluations. The weights need no change per stage: the loss applies
-    `weights_at_size` at each stage's own size.
+    iterations: loss evaluations. A stage runs with `settings_for_stage`.
     """
 
     shape: tuple[int, int]
@@ -304,3 +303,23 @@ def plan_stages(*, final_shape: Sequence[int], iterations: int, coarse_to_fine=(
         if min(shape) >= MIN_SIDE and int(n) > 0:
             stages.append(Stage(shape, float(scale), int(n)))
     return stages + [Stage(final_shape, 1.0, int(iterations))]
+
+
+def settings_for_stage(settings: Settings, *, stage: Stage, final_shape: Sequence[int]) -> Settings:
+    """The settings one stage of a run optimizes with: `settings` with the stage's evaluations.
+
+    "gatys": nothing else; the loss applies `weights_at_size` at every size, so every
+    stage has the balance the weights mean. "original": the post's loss is literal at the
+    result's size only, and the same raw weights at a coarse stage favour the style by
+    final px / stage px (16x at a quarter of the side: content and TV are sums over
+    positions, the post's style loss is not). A coarse stage only prepares a start for the
+    final size, so it keeps the final size's balance: content and TV weights x final px /
+    stage px. From noise at 384 x 512 px this halves the full-size evaluations needed to
+    reach the post's picture (benchmarks/experiments/RESULTS.md, section 6).
+    """
+    settings = settings.replace(iterations=stage.iterations)
+    if settings.normalization != "original" or tuple(stage.shape) == tuple(final_shape):
+        return settings
+    factor = pixel_ratio(final_shape, stage.shape)
+    return settings.replace(content_weight=settings.weights["content"] * factor,
+                            tv_weight=settings.weights["tv"] * factor)

@@ -128,6 +128,35 @@ def test_coarse_stage_weights_follow_the_size_rule_once(tiny):
     assert len(seen) == 5 and final.shape == FINAL
 
 
+def test_original_coarse_stages_keep_the_final_sizes_balance(tiny):
+    from helpers.optimize import build_problems, plan, run_stages
+    from helpers.optimizers import pixel_box
+
+    post = tiny.replace(normalization="original", layer_balance=None, init="noise", content_weight=0.5, tv_weight=2.0)
+    stages = plan(CONTENT, size=FINAL, settings=post)
+    problems = build_problems(CONTENT, STYLE, stages=stages, settings=post)
+    seen, images = [], []
+
+    def keep(progress):
+        seen.append(progress.record)
+        images.append(np.array(progress.preprocessed))
+
+    run_stages(problems, stages=stages, settings=post, progress=False, callback=keep)
+    coarse, final = problems
+    unweighted = post.replace(content_weight=1.0, tv_weight=1.0)
+    factor = (FINAL[0] * FINAL[1]) / (COARSE[0] * COARSE[1])  # about 4: a quarter of the positions
+    x = np.clip(coarse.initial_image("noise", seed=0), *pixel_box((1, *COARSE, 3))).astype(np.float32)
+    _, _, raw = coarse.evaluator(unweighted)(x)
+    assert seen[0]["content"] == pytest.approx(0.5 * factor * float(raw["content"]), rel=1e-5)
+    assert seen[0]["tv"] == pytest.approx(2.0 * factor * float(raw["tv"]), rel=1e-5)
+    _, _, styled = coarse.evaluator(post)(x)
+    assert seen[0]["style/block1_conv2"] == pytest.approx(float(styled["style/block1_conv2"]), rel=1e-5)
+    # the final stage is the post's loss as written: the raw weights
+    assert len(seen) == 5
+    _, _, at_final = final.evaluator(post)(images[2])
+    assert images[2].shape[1:3] == FINAL and seen[2]["content"] == pytest.approx(float(at_final["content"]), rel=1e-4)
+
+
 def test_a_stop_in_the_coarse_stage_still_returns_the_final_size(tiny):
     from helpers.optimize import stylize
 

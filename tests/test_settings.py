@@ -169,3 +169,17 @@ def test_the_command_announces_the_planned_stages(size, expected):
     shape = {64: (48, 64), 128: (96, 128), 512: (384, 512)}[size]  # the photo is 1024 x 768
     assert stylize.describe_plan(plan_stages(final_shape=shape, iterations=settings.iterations,
                                              coarse_to_fine=settings.coarse_to_fine)) == expected
+
+
+def test_a_coarse_stage_of_the_posts_loss_keeps_the_final_sizes_balance():
+    post = st.Settings(normalization="original", iterations=7, strength=0.7)
+    coarse = st.Stage((96, 128), 0.25, 60)
+    used = st.settings_for_stage(post, stage=coarse, final_shape=(384, 512))
+    assert used.iterations == 60
+    assert used.weights["content"] == pytest.approx(16 * post.weights["content"])
+    assert used.weights["tv"] == pytest.approx(16 * post.weights["tv"])
+    assert used.weights["style"] == pytest.approx(post.weights["style"])  # the strength is applied once
+    final = st.settings_for_stage(post, stage=st.Stage((384, 512), 1.0, 15), final_shape=(384, 512))
+    assert final.weights == post.weights and final.iterations == 15
+    gatys = st.Settings()  # its loss keeps the balance at every size by itself (weights_at_size)
+    assert st.settings_for_stage(gatys, stage=coarse, final_shape=(384, 512)).weights == gatys.weights
