@@ -17,8 +17,10 @@ picture stretched to it as the post did. Only the way of minimizing it differs:
   lbfgs         one continuous L-BFGS-B run bounded to the valid colours, targets computed
                 once, image-only gradients, VGG16 cut at block5_conv3: same start, float32.
   +bf16         the same in bfloat16 (where the CPU has it), loss kept in float32.
-  +coarse       the command's pyramid first (a quarter, then half the size; Gatys et al.
-                2017), then full size; bfloat16 where the CPU has it. Noise start.
+  +coarse       a pyramid first (60 evaluations at a quarter of the size, 60 at half; Gatys
+                et al. 2017), each coarse stage weighted to the final size's balance
+                (`helpers.settings.settings_for_stage`), then full size; bfloat16 where the
+                CPU has it. Noise start.
   +cut          the same with block4_conv3 and block5_conv3 given weight 0, so VGG16 runs
                 only to block3_conv3: they carry < 0.01 % of this loss (judged with all five).
   default       what `python -m helpers.stylize` does with this loss: +coarse from the content
@@ -86,7 +88,7 @@ STYLE = REPO / "images" / "styles" / "great_wave.jpg"
 POST_SETTINGS = Settings(normalization="original", style_fit="stretch", init="noise")  # the post's loss and start
 POST = POST_SETTINGS.weights  # content 0.025, style 5.0, tv 1.0
 BUDGETS = {  # evaluations of the original method, of each project path at full size, of its coarse stages
-    "full": {"original": 200, "ours": 100, "coarse": ((0.25, 60), (0.5, 40))},
+    "full": {"original": 200, "ours": 100, "coarse": ((0.25, 60), (0.5, 60))},  # RESULTS.md, section 6
     "quick": {"original": 40, "ours": 30, "coarse": ((0.5, 20),)},
     "tiny": {"original": 20, "ours": 6, "coarse": ((0.5, 4),)},
 }
