@@ -23,8 +23,8 @@ picture stretched to it as the post did. Only the way of minimizing it differs:
                 CPU has it. Noise start.
   +cut          the same with block4_conv3 and block5_conv3 given weight 0, so VGG16 runs
                 only to block3_conv3: they carry < 0.01 % of this loss (judged with all five).
-  default       what `python -m helpers.stylize` does with this loss: +coarse from the content
-                image (not a noise start, so not the post's problem: shown for scale).
+  default       +coarse from the content image, where `python -m helpers.stylize` starts
+                (not a noise start, so not the post's problem: shown for scale).
 
 Every run is judged by the loss of the picture a user gets (`StyleTransfer.delivered_loss`):
 its image deprocessed, clipped and rounded to 8 bits, then preprocessed again, in float32.
