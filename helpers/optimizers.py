@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from helpers import images as im
 from helpers.settings import Settings
 
-FIRST_STEP_RMS = 10.0  # grey levels per pixel of L-BFGS's first step (2-30 all worked at 256 px; see lbfgs())
+FIRST_STEP_RMS = 10.0  # grey levels per pixel (RMS) of L-BFGS's first step; 3 and 30 were slower (RESULTS.md, section 6)
 
 
 @dataclasses.dataclass
@@ -207,20 +207,32 @@ def lbfgs(f: Recorder, x0: np.ndarray, settings: Settings) -> str | None:
     Cost: SciPy's bookkeeping rises from ~2 % to ~4 % of VGG16's time per evaluation
     (benchmarks/experiments/RESULTS.md, section 1). A start outside the box (the post's
     noise) is clipped into it first.
-    L-BFGS's first step has length 1, which changes no pixel visibly and wastes
-    evaluations; optimizing x / scale makes that step about FIRST_STEP_RMS grey levels
-    per pixel. From the second step on, L-BFGS's own scaling takes over.
+    The first step: with every variable bounded, SciPy's L-BFGS-B takes the whole
+    gradient as its first step (a step length of 1, no normalization), which here moves
+    pixels far outside 0..255: the box clips them, the loss jumps (1.1e11 to 1.0e14 at
+    the benchmark's full-size stage) and the line search spends evaluations backing off,
+    at every stage. Optimizing
+    z = x / scale, with scale chosen from the first gradient, makes that step
+    FIRST_STEP_RMS grey levels per pixel (root mean square); from the second step on,
+    L-BFGS's own scaling takes over.
     """
-    scale = FIRST_STEP_RMS * np.sqrt(x0.size)
     low, high = pixel_box(x0.shape)
+    start = np.clip(x0.ravel().astype(np.float64), low.ravel(), high.ravel())
+    loss, grad = f(start)  # SciPy's first evaluation, made here to size the first step
+    rms = float(np.sqrt(np.mean(np.square(grad))))
+    # z moves by -scale * grad, so x by -scale**2 * grad: RMS FIRST_STEP_RMS
+    scale = float(np.sqrt(FIRST_STEP_RMS / rms)) if rms > 0 else 1.0
+    first = [(loss, grad * scale)]
 
     def scaled(z):
+        if first:  # SciPy starts at z0 = start / scale: evaluated above
+            return first.pop()
         # z * scale can leave the box by a rounding error: clip, so every evaluated image is inside
         loss, grad = f(np.clip(z * scale, low.ravel(), high.ravel()))
         return loss, grad * scale
 
     n = f.iterations
-    z0 = np.clip(x0.ravel().astype(np.float64), low.ravel(), high.ravel()) / scale
+    z0 = start / scale
     outcome = scipy.optimize.minimize(scaled, z0, jac=True, method="L-BFGS-B",
                                       bounds=scipy.optimize.Bounds(low.ravel() / scale, high.ravel() / scale),
                                       options={"maxfun": n, "maxiter": n, "ftol": 0.0, "gtol": 0.0})

@@ -72,6 +72,17 @@ def test_lbfgs_stays_in_the_pixel_box_so_the_saved_picture_scores_its_own_loss(p
     assert delivered == pytest.approx(result.best_loss, rel=1e-3)  # only the rounding to 8 bits differs
 
 
+def test_lbfgs_first_step_moves_the_pixels_by_about_first_step_rms_grey_levels(problem):
+    from helpers.optimizers import FIRST_STEP_RMS
+
+    # from the content photo (inside the box): SciPy's bounded L-BFGS-B would take the raw
+    # gradient as its first step, saturating every pixel; scaled, it moves them ~10 grey levels
+    seen = []
+    run(problem, 3, init="content", callback=lambda p: seen.append(np.array(p.preprocessed)))
+    step = float(np.sqrt(np.mean(np.square(seen[1] - seen[0]))))
+    assert 0.5 * FIRST_STEP_RMS < step <= 1.01 * FIRST_STEP_RMS  # the box may clip a few pixels
+
+
 def test_the_posts_restarts_stay_unbounded_as_the_post_was(problem):
     from helpers.optimizers import pixel_box
 
