@@ -211,10 +211,9 @@ def lbfgs(f: Recorder, x0: np.ndarray, settings: Settings) -> str | None:
     gradient as its first step (a step length of 1, no normalization), which here moves
     pixels far outside 0..255: the box clips them, the loss jumps (1.1e11 to 1.0e14 at
     the benchmark's full-size stage) and the line search spends evaluations backing off,
-    at every stage. Optimizing
-    z = x / scale, with scale chosen from the first gradient, makes that step
-    FIRST_STEP_RMS grey levels per pixel (root mean square); from the second step on,
-    L-BFGS's own scaling takes over.
+    at every stage. Optimizing z = x / scale, with scale chosen from the first gradient,
+    makes that step FIRST_STEP_RMS grey levels per pixel (root mean square); from the
+    second step on, L-BFGS's own scaling takes over.
     """
     low, high = pixel_box(x0.shape)
     start = np.clip(x0.ravel().astype(np.float64), low.ravel(), high.ravel())

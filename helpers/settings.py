@@ -91,7 +91,9 @@ def weights_at_size(weights: Mapping[str, float], *, shape: Sequence[int], norma
     count, while the style loss is normalized per layer and does not. The content and TV
     weights are therefore multiplied by REFERENCE_PIXELS / (H * W): the same weights give
     the same balance at every size (and exactly themselves at 512 x 384 px).
-    "original": unchanged (the post's literal objective, reproduced as it was).
+    "original": unchanged (the post's literal objective, reproduced as it was); only a
+    coarse stage of a run is rebalanced to the run's final size, by `settings_for_stage`
+    (this function does not know the final size).
     `helpers.problem.StyleTransfer.evaluator` applies this to every run at every size
     (command, `stylize()`, coarse stages, the explorer): the one place the rule lives.
     """
@@ -314,8 +316,8 @@ def settings_for_stage(settings: Settings, *, stage: Stage, final_shape: Sequenc
     final px / stage px (16x at a quarter of the side: content and TV are sums over
     positions, the post's style loss is not). A coarse stage only prepares a start for the
     final size, so it keeps the final size's balance: content and TV weights x final px /
-    stage px. From noise at 384 x 512 px this halves the full-size evaluations needed to
-    reach the post's picture (benchmarks/experiments/RESULTS.md, section 6).
+    stage px. From noise at 384 x 512 px this cut the full-size evaluations needed to
+    reach the post's picture from 66 to 41 (benchmarks/experiments/RESULTS.md, section 6).
     """
     settings = settings.replace(iterations=stage.iterations)
     if settings.normalization != "original" or tuple(stage.shape) == tuple(final_shape):
